@@ -1,0 +1,21 @@
+"""Source-cited question answering over a collection of documents."""
+
+from rag.assistant import Assistant
+from rag.config import Settings
+from rag.errors import InputError, LLMError, RagError, StoreBusyError, StoreError
+from rag.schema import Answer, Chunk, Citation, IngestReport, Passage
+
+__all__ = [
+    "Answer",
+    "Assistant",
+    "Chunk",
+    "Citation",
+    "IngestReport",
+    "InputError",
+    "LLMError",
+    "Passage",
+    "RagError",
+    "Settings",
+    "StoreBusyError",
+    "StoreError",
+]

@@ -1,0 +1,1 @@
+"""Answerers: extractive (offline) and LLM, and the citation checks they share."""

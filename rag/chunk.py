@@ -1,0 +1,110 @@
+"""Paragraph chunks sized by tokens, never cutting a sentence, with line spans and stable ids."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from functools import lru_cache
+
+from rag.schema import Chunk, Document, Line
+from rag.tokens import sentences
+
+MAX_TOKENS = 240
+MIN_TOKENS = 60
+
+
+@lru_cache(maxsize=1)
+def _encoding() -> object:
+    import llama_index.core
+
+    cache = os.path.join(os.path.dirname(llama_index.core.__file__), "_static", "tiktoken_cache")
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", cache)
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base")
+
+
+def count_tokens(text: str) -> int:
+    """Number of cl100k tokens in the text."""
+    return len(_encoding().encode(text))  # type: ignore[attr-defined]
+
+
+END_PUNCT = ("。", "！", "？", ".", "!", "?", "；", ";", "…", "”", "」", '"', "）", ")")
+
+
+def continues(text: str, number: int, next_number: int) -> bool:
+    """A line soft-wrapped in the file: long, no end punctuation, and the next line follows directly.
+
+    Short lines without end punctuation are headings, which stand alone.
+    """
+    return next_number == number + 1 and len(text) > 40 and not text.rstrip().endswith(END_PUNCT)
+
+
+def _is_heading(text: str) -> bool:
+    """A short line without end punctuation starts a new section."""
+    return len(text) <= 40 and not text.rstrip().endswith(("。", "！", "？", ".", "!", "?", "；", "，", ","))
+
+
+def _pieces(lines: list[Line], max_tokens: int) -> Iterator[tuple[int, str, int]]:
+    """Lines as (line number, text, tokens); a line over the budget becomes runs of whole sentences."""
+    for line in lines:
+        tokens = count_tokens(line.text)
+        if tokens <= max_tokens:
+            yield line.number, line.text, tokens
+            continue
+        run, run_tokens = "", 0
+        for sentence in sentences(line.text):
+            n = count_tokens(sentence)
+            if run and run_tokens + n > max_tokens:
+                yield line.number, run, run_tokens
+                run, run_tokens = "", 0
+            run, run_tokens = run + sentence, run_tokens + n
+        if run:
+            yield line.number, run, run_tokens
+
+
+def chunk_id(source: str, text: str, occurrence: int) -> str:
+    """A stable id from the document name, the chunk text and its occurrence number."""
+    digest = hashlib.sha256(f"{source}\x00{text}\x00{occurrence}".encode()).hexdigest()
+    return digest[:32]
+
+
+def chunk_document(doc: Document, max_tokens: int = MAX_TOKENS, min_tokens: int = MIN_TOKENS) -> list[Chunk]:
+    """Merge a document's kept lines into chunks of at most `max_tokens` (a longer sentence stays whole)."""
+    groups: list[list[tuple[int, str]]] = []
+    current: list[tuple[int, str]] = []
+    size = 0
+    for number, text, tokens in _pieces(doc.lines, max_tokens):
+        starts_section = _is_heading(text) and size >= min_tokens
+        wrapped = bool(current) and continues(current[-1][1], current[-1][0], number)
+        if wrapped and size + tokens <= 2 * max_tokens:
+            starts_section = False
+        elif current and (size + tokens > max_tokens or starts_section):
+            groups.append(current)
+            current, size = [], 0
+        if wrapped and size + tokens > 2 * max_tokens:
+            groups.append(current)
+            current, size = [], 0
+        current.append((number, text))
+        size += tokens
+    if current:
+        groups.append(current)
+    chunks: list[Chunk] = []
+    seen: dict[str, int] = {}
+    for group in groups:
+        text = "\n".join(t for _, t in group)
+        occurrence = seen.get(text, 0)
+        seen[text] = occurrence + 1
+        chunks.append(
+            Chunk(
+                id=chunk_id(doc.source, text, occurrence),
+                source=doc.source,
+                text=text,
+                start_line=group[0][0],
+                end_line=group[-1][0],
+                doc_sha256=doc.sha256,
+                line_numbers=tuple(n for n, _ in group),
+            )
+        )
+    return chunks

@@ -1,0 +1,166 @@
+"""Cleaning of web-scraped text: general rules, each one a small function with its own test.
+
+Display text keeps the original script; `fold` gives the form used for indexing and matching
+(NFKC, pinyin annotations removed, traditional folded to simplified, lowercase).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from rag.schema import Line
+
+_HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+# A parenthesised pinyin syllable glued to the preceding character: `遠(yuǎn)`, `遠（yuan3）`.
+# Tone marks or a tone digit are required, so `模型(model)` and `AI(Physical AI)` stay.
+_PINYIN = re.compile(
+    r"(?<=[^\sA-Za-z0-9(（])[(（]"
+    rf"(?=[a-zü{_TONED}]*[{_TONED}]|[a-zü]+[1-5][)）])"
+    rf"[a-zü{_TONED}]{{1,6}}[1-5]?[)）]"
+)
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\((?:https?:|mailto:|/|#)[^)]*\)")
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,500}>|<!--.*?-->")
+_URL = re.compile(r"https?://\S+")
+_INVISIBLE = re.compile("[\ufffd\u200b-\u200f\u2060\ufeff\u00ad]")
+_MD_DECOR = re.compile(r"\*\*|__|^\s{0,3}#{1,6}\s+|^\s*>\s?")
+_TIMESTAMP = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$")
+_SENTENCE_END = re.compile(r"[。！？!?；;]")
+
+# Words that make a short line page furniture rather than content (folded, lowercase).
+_CHROME = (
+    "分享至",
+    "申请入驻",
+    "无障碍浏览",
+    "进入关怀版",
+    "往期回顾",
+    "扫码",
+    "点击关注",
+    "阅读原文",
+    "发表评论",
+    "文章数",
+    "关注度",
+    "举报",
+    "返回搜狐",
+    "责任编辑",
+    "关注公众号",
+    "incentive-icons",
+    "网易首页",
+    "版权所有",
+    "all rights reserved",
+)
+# A line that starts one of these ends the article: what follows is a related-news feed.
+_END_MARKERS = (
+    "相关推荐",
+    "热点推荐",
+    "热门推荐",
+    "推荐阅读",
+    "相关阅读",
+    "延伸阅读",
+    "猜你喜欢",
+    "往期精选",
+    "往期推荐",
+    "往期回顾",
+    "相关文章",
+    "更多精彩",
+    "· end ·",
+    "-end-",
+    "— end —",
+    "end",
+)
+# Disclaimers that platforms append to every article.
+_DISCLAIMER = re.compile(
+    r"^(特别声明[:：]|声明[:：]本文|notice: the content above|免责声明[:：]|"
+    r"根据《网络安全法》)"
+)
+
+
+@lru_cache(maxsize=1)
+def _converter() -> object:
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+def strip_pinyin(text: str) -> str:
+    """Remove pinyin annotations that follow Han characters: `遠(yuǎn)` → `遠`."""
+    return _PINYIN.sub("", text)
+
+
+def strip_markup(text: str) -> str:
+    """Drop markdown images and HTML tags, keep link text, drop markdown emphasis and headings."""
+    text = _MD_IMAGE.sub("", text)
+    text = _MD_LINK.sub(r"\1", text)
+    text = _HTML_TAG.sub("", text)
+    return _MD_DECOR.sub("", text)
+
+
+def strip_invisible(text: str) -> str:
+    """Remove U+FFFD replacement characters, zero-width characters and soft hyphens."""
+    return _INVISIBLE.sub("", text)
+
+
+def to_simplified(text: str) -> str:
+    """Fold traditional Chinese script to simplified (OpenCC t2s)."""
+    return str(_converter().convert(text))  # type: ignore[attr-defined]
+
+
+def fold(text: str) -> str:
+    """The form used for indexing and matching: NFKC, no pinyin, simplified script, lowercase."""
+    text = unicodedata.normalize("NFKC", strip_pinyin(text))
+    return to_simplified(text).lower()
+
+
+def clean_line(text: str) -> str:
+    """The display form of one line: markup, pinyin and invisible characters removed."""
+    text = strip_invisible(strip_pinyin(text)).replace("\u00a0", " ").replace("\u3000", " ")
+    return re.sub(r"\s+", " ", strip_markup(text)).strip()
+
+
+def is_spam_list(folded: str) -> bool:
+    """A keyword-stuffed line: four or more `|`-separated phrases with no sentence in them."""
+    parts = [p for p in re.split(r"[|｜]", folded) if p.strip()]
+    return len(parts) >= 4 and not _SENTENCE_END.search(folded)
+
+
+def is_page_chrome(folded: str) -> bool:
+    """Short navigation, sharing or account line, a disclaimer, or a bare number or timestamp."""
+    if _DISCLAIMER.match(folded):
+        return True
+    if _TIMESTAMP.match(folded) or re.fullmatch(r"[\d\s.,:%-]*", folded):
+        return True
+    if not re.search(rf"[{_HAN}a-z0-9]", folded):
+        return True  # only punctuation, symbols or emoji
+    if folded.count(" > ") >= 2 and len(folded) <= 60:
+        return True  # breadcrumb
+    if len(_URL.sub("", folded).strip(" :：")) <= 8 and _URL.search(folded):
+        return True  # a labelled bare URL
+    return len(folded) <= 30 and any(word in folded for word in _CHROME)
+
+
+def is_end_marker(folded: str) -> bool:
+    """A heading that opens the related-news feed at the end of a page."""
+    compact = re.sub(r"\s+", " ", folded).strip(" #*")
+    return any(compact == m or compact.startswith(m + " ") for m in _END_MARKERS)
+
+
+def clean_document(raw: str) -> list[Line]:
+    """Clean a document's text into its kept lines, numbered as in the original file."""
+    raw_lines = raw.splitlines()
+    kept: list[Line] = []
+    previous = ""
+    for number, raw_line in enumerate(raw_lines, start=1):
+        text = clean_line(raw_line)
+        if not text:
+            continue
+        folded = fold(text)
+        if is_end_marker(folded) and number > len(raw_lines) // 2:
+            break
+        if is_spam_list(folded) or is_page_chrome(folded) or folded == previous:
+            continue
+        kept.append(Line(number, text))
+        previous = folded
+    return kept

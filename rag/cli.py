@@ -1,0 +1,126 @@
+"""The `rag` command line: ingest, ask, docs, eval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from rag.errors import InputError, RagError
+
+EXIT_USAGE = 2
+
+
+def _assistant(args: argparse.Namespace, bundled: bool = True) -> object:
+    from rag.assistant import Assistant
+    from rag.config import Settings
+
+    settings = Settings(collection=args.collection) if args.collection else Settings()
+    return Assistant(settings, bundled=bundled)
+
+
+def _print_answer(answer: object) -> None:
+    from rag.schema import Answer
+
+    assert isinstance(answer, Answer)
+    print(answer.text)
+    if answer.notice:
+        print(f"\nNote: {answer.notice}")
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            span = (
+                f"line {c.start_line}" if c.start_line == c.end_line else f"lines {c.start_line}-{c.end_line}"
+            )
+            flag = "" if c.verified else "  (not verified)"
+            flag += "  (inferred)" if c.inferred else ""
+            print(f"  [{c.number}] {c.source}, {span}{flag}")
+            print(f"      “{c.quote}”")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    assistant = _assistant(args)
+    answer = assistant.ask(args.question, k=args.k, mode=args.mode)  # type: ignore[attr-defined]
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rag.bundled import bundled_files
+
+    assistant = _assistant(args, bundled=False)
+    paths = args.paths or [str(p) for p in bundled_files()]
+    report = assistant.ingest(paths, prune=args.prune)  # type: ignore[attr-defined]
+    for path, why in report.skipped.items():
+        print(f"Skipped {path}: {why}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.__dict__, ensure_ascii=False, indent=2))
+    else:
+        print(report.summary())
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    assistant = _assistant(args)
+    docs = assistant.documents()  # type: ignore[attr-defined]
+    if args.json:
+        print(json.dumps([d.__dict__ for d in docs], ensure_ascii=False, indent=2))
+        return 0
+    for d in docs:
+        print(f"{d.chunks:5d} chunks  {d.source}")
+    print(f"{len(docs)} documents, {sum(d.chunks for d in docs)} chunks")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `rag` command."""
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Answer questions about your documents, citing the passages used."
+    )
+    parser.add_argument("--collection", help="knowledge base name (default: RAG_COLLECTION or 'default')")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer a question with numbered citations")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the answer and citations as JSON")
+    ask.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
+    ask.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None, help="retrieval mode")
+    ask.set_defaults(func=cmd_ask)
+
+    ing = sub.add_parser("ingest", help="add or update documents (files or folders of .txt/.md)")
+    ing.add_argument("paths", nargs="*", help="files or folders (default: the bundled articles)")
+    ing.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
+    ing.add_argument("--json", action="store_true")
+    ing.set_defaults(func=cmd_ingest)
+
+    docs = sub.add_parser("docs", help="list the documents in the knowledge base")
+    docs.add_argument("--json", action="store_true")
+    docs.set_defaults(func=cmd_docs)
+
+    from rag.evaluate_cli import add_eval_command
+
+    add_eval_command(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; errors become one-line messages and exit codes."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except InputError as exc:
+        print(f"rag: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RagError as exc:
+        print(f"rag: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""`rag eval`: run the eval set over several configurations and report them side by side."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def default_eval_file() -> Path:
+    """eval/qa.jsonl of a source checkout, else the copy shipped in the package."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "eval" / "qa.jsonl", here / "eval_data" / "qa.jsonl"):
+        if candidate.exists():
+            return candidate
+    return here.parent / "eval" / "qa.jsonl"
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.assistant import Assistant
+    from rag.config import Settings
+    from rag.evaluate import CONFIGS, bar_chart, load_eval, markdown_table, run_eval
+
+    configs = [c.strip() for c in args.config.split(",")] if args.config else list(CONFIGS)
+    items = load_eval(Path(args.file))
+    settings = Settings(collection=args.collection) if args.collection else Settings()
+    result: dict[str, Any] = run_eval(Assistant(settings), items, configs=configs, k=args.k)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    bar_chart(result, out / "eval.png")
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print(markdown_table(result))
+        print(f"\nWrote {out / 'eval.json'} and {out / 'eval.png'}")
+    return 0
+
+
+def add_eval_command(sub: Any) -> None:
+    """Register `rag eval` on the CLI's subcommands."""
+    ev = sub.add_parser("eval", help="score retrieval, answers, citations and abstention on an eval set")
+    ev.add_argument("--file", default=str(default_eval_file()), help="eval set (JSON lines)")
+    ev.add_argument("--config", default=None, help="comma-separated configurations (default: all)")
+    ev.add_argument("--k", type=int, default=5, help="passages given to the answerer (default 5)")
+    ev.add_argument("--out", default="eval-results", help="folder for eval.json and eval.png")
+    ev.add_argument("--json", action="store_true", help="print the full result as JSON")
+    ev.set_defaults(func=cmd_eval)

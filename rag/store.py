@@ -1,0 +1,217 @@
+"""The vector store: Chroma (embedded or a server) through LlamaIndex's ChromaVectorStore."""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.errors import StoreBusyError, StoreError
+from rag.schema import Chunk
+
+
+@dataclass
+class DocumentInfo:
+    """A document held by the store."""
+
+    key: str
+    source: str
+    sha256: str
+    chunks: int
+
+
+def _client(home: Path, url: str | None) -> Any:
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False, allow_reset=False)
+    if url:
+        from urllib.parse import urlparse
+
+        parsed = urlparse(url)
+        if not parsed.hostname:
+            raise StoreError(f"RAG_CHROMA_URL {url!r} is not a URL like http://127.0.0.1:8000")
+        try:
+            client = chromadb.HttpClient(
+                host=parsed.hostname,
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                settings=settings,
+            )
+            client.heartbeat()
+        except Exception as exc:
+            raise StoreError(f"The Chroma server at {url} cannot be reached: {exc}") from exc
+        return client
+    path = home / "chroma"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    except Exception as exc:
+        raise StoreError(f"The knowledge base at {path} cannot be opened: {exc}") from exc
+
+
+class WriteLock:
+    """An exclusive lock on the knowledge base for one writing process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> WriteLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StoreBusyError(
+                f"Another process (pid {holder}) is writing the knowledge base at {self.path.parent}. "
+                "Wait for it to finish, or share one index between processes with a Chroma server "
+                "(set RAG_CHROMA_URL)."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class ChromaStore:
+    """Chunks with their vectors in one Chroma collection."""
+
+    def __init__(self, home: Path, collection: str, model_id: str, url: str | None = None) -> None:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.home = home
+        self.url = url
+        self.name = f"rag-{collection}"
+        self.model_id = model_id
+        self._client = _client(home, url)
+        try:
+            self._collection = self._client.get_or_create_collection(
+                self.name,
+                embedding_function=None,
+                metadata={"hnsw:space": "cosine", "embedding_model": model_id},
+            )
+        except Exception as exc:
+            raise StoreError(f"The collection {collection!r} cannot be opened: {exc}") from exc
+        stored_model = (self._collection.metadata or {}).get("embedding_model")
+        if stored_model and stored_model != model_id:
+            raise StoreError(
+                f"The knowledge base {collection!r} was built with the embedding model "
+                f"{stored_model!r}, not {model_id!r}; use another --collection or rebuild it."
+            )
+        self.vector_store = ChromaVectorStore(chroma_collection=self._collection)
+
+    def lock(self) -> WriteLock:
+        """The write lock of this store (server stores are shared safely, so a no-op lock file)."""
+        return WriteLock(self.home / f"{self.name}.lock")
+
+    def count(self) -> int:
+        """Number of chunks."""
+        return int(self._collection.count())
+
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray, doc_key: str, total: int) -> None:
+        """Add chunks of one document (which has `total` chunks in all) with their vectors."""
+        from llama_index.core.schema import BaseNode, TextNode
+
+        nodes = [
+            TextNode(
+                id_=c.id,
+                text=c.text,
+                embedding=[float(x) for x in vec],
+                metadata={
+                    "source": c.source,
+                    "doc_key": doc_key,
+                    "doc_sha256": c.doc_sha256,
+                    "doc_chunks": total,
+                    "start_line": c.start_line,
+                    "end_line": c.end_line,
+                    "line_numbers": ",".join(map(str, c.line_numbers)),
+                },
+                excluded_embed_metadata_keys=["doc_key", "doc_sha256", "doc_chunks", "line_numbers"],
+            )
+            for c, vec in zip(chunks, vectors)
+        ]
+        if nodes:
+            self.vector_store.add(list[BaseNode](nodes))
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove chunks by id."""
+        if ids:
+            self.vector_store.delete_nodes(node_ids=list(ids))
+
+    def chunks(self) -> list[tuple[Chunk, str]]:
+        """Every stored chunk with its document key."""
+        got = self._collection.get(include=["documents", "metadatas"])
+        return [
+            (_chunk(i, text or "", meta or {}), str((meta or {}).get("doc_key", "")))
+            for i, text, meta in zip(got["ids"], got["documents"], got["metadatas"])
+        ]
+
+    def documents(self) -> dict[str, DocumentInfo]:
+        """The documents in the store by key, with their chunk counts.
+
+        A document whose chunks disagree on its hash or fall short of its chunk count was cut off
+        mid-write; its hash is reported empty so the next ingestion redoes it.
+        """
+        got = self._collection.get(include=["metadatas"])
+        docs: dict[str, DocumentInfo] = {}
+        expected: dict[str, int] = {}
+        for meta in got["metadatas"]:
+            key = str(meta.get("doc_key", ""))
+            sha = str(meta.get("doc_sha256", ""))
+            info = docs.setdefault(key, DocumentInfo(key, str(meta.get("source", "")), sha, 0))
+            info.chunks += 1
+            if info.sha256 != sha:
+                info.sha256 = ""
+            expected[key] = int(meta.get("doc_chunks", 0) or 0)
+        for key, info in docs.items():
+            if info.chunks != expected[key]:
+                info.sha256 = ""
+        return docs
+
+    def ids_of(self, doc_key: str) -> list[str]:
+        """Ids of the chunks of one document."""
+        return list(self._collection.get(where={"doc_key": doc_key}, include=[])["ids"])
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
+        """The k nearest chunks with their cosine similarity."""
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        if k <= 0 or self.count() == 0:
+            return []
+        result = self.vector_store.query(
+            VectorStoreQuery(query_embedding=[float(x) for x in vector], similarity_top_k=k)
+        )
+        out = []
+        for node, sim in zip(result.nodes or [], result.similarities or []):
+            cosine = 1.0 + math.log(max(sim, 1e-12))  # ChromaVectorStore reports exp(-distance)
+            out.append((_chunk(node.node_id, node.get_content(), node.metadata), cosine))
+        return out
+
+
+def _chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    numbers = tuple(int(n) for n in str(meta.get("line_numbers", "")).split(",") if n)
+    return Chunk(
+        id=chunk_id,
+        source=str(meta.get("source", "")),
+        text=text,
+        start_line=int(meta.get("start_line", 0)),
+        end_line=int(meta.get("end_line", 0)),
+        doc_sha256=str(meta.get("doc_sha256", "")),
+        line_numbers=numbers,
+    )

