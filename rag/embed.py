@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -39,7 +40,8 @@ class EmbeddingCache:
         self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
         self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB)")
         self._db.commit()
-        if self._db.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is None:
+        empty = self._db.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is None
+        if empty and not os.environ.get("RAG_NO_BUNDLED_VECTORS"):
             from rag.bundled import load_vectors
 
             self.put_many(load_vectors())  # the bundled articles' vectors ship with the package

@@ -11,7 +11,10 @@ from rag.clean import fold
 from rag.schema import Passage
 from rag.tokens import sentences, words
 
-_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万亿]+(?:个|倍|家|年|人|名|次|座|台|款|种|项|位|亿|万)")
+_NUMBER = re.compile(
+    r"\d|(?:[二两三四五六七八九十]|一[十百千万亿])[一二两三四五六七八九十百千万亿]*"
+    r"(?:个|倍|家|年|人|名|次|座|台|款|种|项|位|亿|万)"
+)
 _DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|\b(19|20)\d\d\b|\d{4}-\d{1,2}")
 _ASKS_NUMBER = re.compile(
     r"多少|几[个位家年倍次座台款种项名]|多大|多高|多长|多快|多久|比例|百分之"
