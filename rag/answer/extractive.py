@@ -103,6 +103,11 @@ class ExtractiveAnswerer:
         floor = self.min_evidence_zh if is_chinese(question) else self.min_evidence_other
         return evidence >= floor
 
+    def assess(self, question: str, passages: Sequence[Passage]) -> tuple[list[Scored], bool]:
+        """The ranked sentences and whether the best is supported well enough to answer from."""
+        ranked = self.score(question, passages)
+        return ranked, bool(ranked) and ranked[0].typed and self.supported(question, ranked[0])
+
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
         """An answer quoting and citing the passages, or an abstention."""
         ranked = self.score(question, passages)
