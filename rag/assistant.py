@@ -13,11 +13,13 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.bundled import bundled_files
 from rag.config import Settings
+from rag.crosslingual import Lexicon
 from rag.embed import E5Embedding, Embedder, EmbeddingCache
 from rag.errors import InputError
 from rag.ingest import ingest
 from rag.retrieve import HybridRetriever, KeywordIndex
 from rag.schema import Answer, IngestReport, Passage
+from rag.sentences import SentenceIndex
 from rag.store import ChromaStore, DocumentInfo
 
 
@@ -59,10 +61,14 @@ class Assistant:
     def _reload(self) -> None:
         chunks = [c for c, _ in self.store.chunks()]
         cache = self.settings.home / f"{self.store.name}.tokens.json"
-        keywords = KeywordIndex.load_or_build(chunks, cache)
+        lexicon = Lexicon(self.settings.home / "lexicon.pickle")
+        keywords = KeywordIndex.load_or_build(chunks, cache, lexicon)
+        sentences = SentenceIndex(self.embedder)
         with self._lock:
-            self.retriever = HybridRetriever(self.store, self.embedder, keywords)
-            self.extractive = ExtractiveAnswerer(keywords.idf, self.embedder)
+            self.retriever = HybridRetriever(self.store, self.embedder, keywords, sentences)
+            self.extractive = ExtractiveAnswerer(
+                keywords.idf, self.embedder, sentences, translate=keywords.translations
+            )
 
     def _check(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():

