@@ -62,7 +62,15 @@ def build_table(path: Path | None = None) -> dict[str, list[str]]:
 def _lemmas(word: str) -> list[str]:
     """The word and plausible base forms (plural, past, -ing)."""
     forms = [word]
-    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e")):
+    for suffix, repl in (
+        ("ies", "y"),
+        ("es", ""),
+        ("s", ""),
+        ("ed", ""),
+        ("ed", "e"),
+        ("ing", ""),
+        ("ing", "e"),
+    ):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             forms.append(word[: -len(suffix)] + repl)
     return forms

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,12 +36,12 @@ class SentenceIndex:
         self._by_chunk: dict[str, ChunkSentences] = {}
         self._lock = threading.Lock()
 
-    def of(self, chunks: list[Chunk]) -> list[ChunkSentences]:
-        """Sentences and vectors of each chunk, in order."""
+    def of(self, chunks: Sequence[Chunk | Passage]) -> list[ChunkSentences]:
+        """Sentences and vectors of each chunk (or passage), in order."""
         with self._lock:
             missing = [c for c in chunks if c.id not in self._by_chunk]
         if missing:
-            split = [split_passages([as_passage(c)]) for c in missing]
+            split = [split_passages([c if isinstance(c, Passage) else as_passage(c)]) for c in missing]
             texts = [s.text for sents in split for s in sents]
             vectors = self.embedder.embed_passages(texts) if texts else np.zeros((0, 384), np.float32)
             start = 0
@@ -51,8 +52,6 @@ class SentenceIndex:
         with self._lock:
             return [self._by_chunk[c.id] for c in chunks]
 
-    def best(self, chunks: list[Chunk], query: np.ndarray) -> list[float]:
+    def best(self, chunks: Sequence[Chunk], query: np.ndarray) -> list[float]:
         """For each chunk, the highest similarity of one of its sentences to the query."""
-        return [
-            float((cs.vectors @ query).max()) if len(cs.sentences) else 0.0 for cs in self.of(chunks)
-        ]
+        return [float((cs.vectors @ query).max()) if len(cs.sentences) else 0.0 for cs in self.of(chunks)]

@@ -14,11 +14,14 @@ _SENTENCE = re.compile(r"[^。！？!?；;\n]*(?:[。！？!?；;]+[”’」』
 
 # Function words that carry no topic; questions words are in the same list.
 STOPWORDS = frozenset(
-    """的 了 和 与 及 是 在 有 也 都 就 而 并 或 被 把 对 这 那 这个 那个 一个 什么 怎么 怎样 如何 多少 哪些 哪个 哪里 哪 谁 吗 呢 吧 啊 为 为什么 之
-    其 于 以 将 会 能 要 说 到 从 等 中 上 下 个 们 他 她 它 我 你 我们 你们 他们 是否 几 多 么 给 让 还 又 即 该 此 所 上面 提到 文章 文中 根据
-    请问 一下 时候 the a an of to in on at for and or is are was were be been by with as from that
-    this what which who whom whose how when where why does do did much many there their its it
-    he she they we you i about into than then would could should will can has have had not no""".split()  # noqa: SIM905
+    """的 了 和 与 及 是 在 有 也 都 就 而 并 或 被 把 对 这 那 这个 那个 一个 什么 怎么 怎样 如何
+    多少 哪些 哪个 哪里 哪 谁 吗 呢 吧 啊 为 为什么 之 其 于 以 将 会 能 要 说 到 从 等 中 上 下
+    个 们 他 她 它 我 你 我们 你们 他们 是否 几 多 么 给 让 还 又 即 该 此 所 上面 提到 文章 文中
+    根据 请问 一下 时候 the a an of to in on at for and or is are was
+    were be been by with as from that this what which who whom
+    whose how when where why does do did much many there their
+    its it he she they we you i about into than then would could
+    should will can has have had not no""".split()
 )
 
 

@@ -18,7 +18,8 @@ _NUMBER = re.compile(
 _DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|\b(19|20)\d\d\b|\d{4}-\d{1,2}")
 _ASKS_NUMBER = re.compile(
     r"多少|几[个位家年倍次座台款种项名]|多大|多高|多长|多快|多久|比例|百分之"
-    r"|how (much|many|large|big|fast|long)|what (is|was|were) the (number|amount|size|scale|capacity|power|speed)"
+    r"|how (much|many|large|big|fast|long)"
+    r"|what (is|was|were) the (number|amount|size|scale|capacity|power|speed)"
 )
 _ASKS_DATE = re.compile(
     r"什么时候|何时|哪一?年|哪一?天|几月|几号|哪个月|日期"
@@ -95,34 +96,93 @@ def coverage(terms: dict[str, float], folded: str) -> float:
     return sum(w for t, w in terms.items() if present(t, folded)) / total
 
 
-def asks_number(question: str) -> bool:
-    """The question wants a quantity."""
-    return bool(_ASKS_NUMBER.search(fold(question)))
-
-
-def asks_date(question: str) -> bool:
-    """The question wants a date or year."""
-    return bool(_ASKS_DATE.search(fold(question)))
-
-
+_CODE = re.compile(r"[a-z]+-?\d+[a-z\d]*|\d+[a-z]+\d*(?![a-z])")  # h20, gpt-4, 5g, r1: names, not amounts
+_DURATION = re.compile(
+    r"(?<!\d)(\d{1,3}|[一二两三四五六七八九十半几数])\s*"
+    r"(秒|分钟|小时|天|周|星期|个月|年|seconds?|minutes?|hours?|days?|weeks?|months?|years?)"
+)
+_MONEY = re.compile(
+    r"(\d|[一二两三四五六七八九十百千万亿])\s*(美元|元|美金|刀|亿|万)|\$\s*\d|\d\s*(dollars|usd|yuan|billion|million)"
+)
+_ASKS_DURATION = re.compile(
+    r"多长时间|多久|多少(分钟|小时|天|年)|how long|how many (minutes|hours|days|weeks|months|years)"
+)
+_ASKS_MONEY = re.compile(
+    r"多少钱|售价|价格|价钱|造价|成本|花费|投资了?多少|多少(美元|元|亿美元)"
+    r"|how much money|\bcost|\bprice|how much .*(invest|pay|spend)"
+)
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.、)]\s*")
-_COUNTERS = "人名家个位年次倍座台款种项"
+_COUNTERS = "人名家个位次倍座台款种项颗条"
 
 
-def asked_unit(question: str) -> str:
-    """The counter a Chinese question asks a count of (`多少人` → `人`), or ''."""
-    match = re.search(rf"(?:多少|几)([{_COUNTERS}])", fold(question))
-    return match.group(1) if match else ""
+@dataclass(frozen=True)
+class Expectation:
+    """What kind of thing a question asks for, so a sentence without one cannot answer it."""
+
+    kind: str = ""  # "", "number", "date", "duration", "money"
+    unit: str = ""  # for a count: the counter asked for (`多少人` → `人`)
+
+    def met_by(self, folded: str) -> bool:
+        """Does the (folded) sentence hold something of this kind."""
+        if not self.kind:
+            return True
+        text = _CODE.sub(" ", _LIST_NUMBER.sub("", folded))
+        if self.kind == "date":
+            return bool(_DATE.search(text))
+        if self.kind == "duration":
+            return bool(_DURATION.search(text))
+        if self.kind == "money":
+            return bool(_MONEY.search(text))
+        text = _DATE.sub(" ", text)  # a year is not an amount
+        if self.unit:
+            return bool(re.search(rf"(\d|[一二两三四五六七八九十百千万亿几数])\s*{self.unit}", text))
+        return bool(_NUMBER.search(text))
 
 
-def has_number(folded: str, unit: str = "") -> bool:
-    """The text states a quantity (of `unit`, when one is asked for); list numbering does not count."""
-    folded = _LIST_NUMBER.sub("", folded)
-    if unit:
-        return bool(re.search(rf"(\d|[一二两三四五六七八九十百千万亿])\s*{unit}", folded))
-    return bool(_NUMBER.search(folded))
+def expectation(question: str) -> Expectation:
+    """What the question asks for: a duration, an amount of money, a date, a count, a number, or anything."""
+    folded = fold(question)
+    if _ASKS_DURATION.search(folded):
+        return Expectation("duration")
+    if _ASKS_MONEY.search(folded):
+        return Expectation("money")
+    if _ASKS_DATE.search(folded):
+        return Expectation("date")
+    if _ASKS_NUMBER.search(folded):
+        match = re.search(rf"(?:多少|几)([{_COUNTERS}])", folded)
+        return Expectation("number", match.group(1) if match else "")
+    return Expectation()
 
 
-def has_date(folded: str) -> bool:
-    """The text states a date or year."""
-    return bool(_DATE.search(folded))
+_CLAUSE = re.compile(
+    r"(?<=[？?])\s*|[；;]\s*|，(?=[^，]*(?:多少|什么|哪|谁|几|是否))|,\s*and\s+(?=how|what|which|who|when|where)"
+)
+
+
+def split_question(question: str) -> list[str]:
+    """A question that asks two things, split into its parts (one part when it asks one thing).
+
+    Clauses that ask nothing are context and go in front of each part; a short later part, like
+    "and how many worldwide?", also gets the first part in front of it.
+    """
+    clauses = [p.strip(" ，,") for p in _CLAUSE.split(question.strip()) if p and p.strip(" ，,？?")]
+    asking = [i for i, p in enumerate(clauses) if _ASKS_ANY.search(fold(p))]
+    if len(asking) < 2:
+        return [question]
+    parts: list[str] = []
+    context: list[str] = []
+    for i, clause in enumerate(clauses):
+        if i not in asking:
+            context.append(clause)  # context belongs to the part that follows it
+            continue
+        part = clause
+        if parts and len(part) < 20:
+            part = f"{clauses[asking[0]]} {part}"
+        parts.append("，".join([*context, part]))
+        context = []
+    return parts
+
+
+_ASKS_ANY = re.compile(
+    r"多少|什么|哪|谁|几|何|多大|多长|多久|是否|吗|\b(how|what|which|who|when|where|whom)\b"
+)

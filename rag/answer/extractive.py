@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from rag.answer.evidence import (
     Sentence,
-    asked_unit,
-    asks_date,
-    asks_number,
     coverage,
-    has_date,
-    has_number,
-    present,
+    expectation,
     question_terms,
     split_passages,
+    split_question,
 )
 from rag.clean import fold
 from rag.embed import Embedder
-from rag.sentences import SentenceIndex
 from rag.schema import Answer, Citation, Passage
+from rag.sentences import SentenceIndex
 from rag.tokens import is_chinese
 
 ABSTAIN_ZH = "文档中没有找到这个问题的答案。"
 ABSTAIN_EN = "The documents do not answer this question."
+_ANAPHOR = re.compile(r"^(它|这|這|其|该|該|此|他们|他們|that|this|it)")
 
 
 def abstain_text(question: str) -> str:
@@ -41,6 +41,7 @@ class Scored:
     similarity: float
     lexical: float
     typed: bool
+    index: int = 0  # position among the candidate sentences, for finding neighbours
 
 
 class ExtractiveAnswerer:
@@ -48,8 +49,10 @@ class ExtractiveAnswerer:
 
     Evidence is measured, not asked for: the dense similarity of each sentence of the top passages
     to the question (multilingual, so English questions work on Chinese text), the weighted share
-    of the question's terms found in the sentence and its passage, and whether the sentence holds
-    the kind of thing asked for (a number, a date, a count of the unit asked for).
+    of the question's terms found in the sentence and its passage (with dictionary translations for
+    other languages), and whether the sentence holds the kind of thing asked for (a number, a date,
+    a duration, an amount of money, a count of the unit asked). A question that asks two things is
+    answered part by part.
     """
 
     mode = "extractive"
@@ -62,8 +65,7 @@ class ExtractiveAnswerer:
         min_evidence_zh: float = 0.86,
         min_evidence_other: float = 0.81,
         min_lexical: float = 0.55,
-        max_sentences: int = 2,
-        passages_read: int = 4,
+        passages_read: int = 5,
         translate: Callable[[str], list[list[str]]] | None = None,
     ) -> None:
         self.idf = idf
@@ -72,110 +74,124 @@ class ExtractiveAnswerer:
         self.min_evidence_zh = min_evidence_zh
         self.min_evidence_other = min_evidence_other
         self.min_lexical = min_lexical
-        self.max_sentences = max_sentences
         self.passages_read = passages_read
         self.translate = translate
 
-    def _sentences(self, question: str, passages: Sequence[Passage]) -> list[tuple[Sentence, float]]:
-        """Sentences of the top passages, each with its dense similarity to the question."""
+    def _candidates(self, passages: Sequence[Passage]) -> tuple[list[Sentence], np.ndarray | None]:
+        """Sentences of the top passages and their vectors (None without an embedder)."""
         top = list(passages[: self.passages_read])
-        if self.sentence_index is None or self.embedder is None:
-            return [(s, 0.0) for s in split_passages(top)]
-        query = self.embedder.embed_query(question)
-        out = []
+        if self.sentence_index is None:
+            return split_passages(top), None
+        sents: list[Sentence] = []
+        rows: list[np.ndarray] = []
         for rank, (passage, held) in enumerate(zip(top, self.sentence_index.of(top))):
-            sims = held.vectors @ query if len(held.sentences) else []
-            for s, sim in zip(held.sentences, sims):
-                out.append((Sentence(passage, rank, s.line, s.text, s.folded), float(sim)))
-        return out
+            for s, vector in zip(held.sentences, held.vectors):
+                sents.append(Sentence(passage, rank, s.line, s.text, s.folded))
+                rows.append(vector)
+        return sents, (np.stack(rows) if rows else np.zeros((0, 384), np.float32))
+
+    def terms(self, question: str) -> dict[str, float]:
+        """Weighted content terms of the question (with translations for non-Chinese questions)."""
+        groups = self.translate(question) if self.translate else []
+        return question_terms(question, self.idf, groups)
+
+    def _score(self, question: str, sents: list[Sentence], vectors: np.ndarray | None) -> list[Scored]:
+        terms = self.terms(question)
+        wanted = expectation(question)
+        context: dict[str, float] = {}
+        sims = (
+            vectors @ self.embedder.embed_query(question)
+            if vectors is not None and self.embedder is not None and len(sents)
+            else np.zeros(len(sents))
+        )
+        scored = []
+        for index, (s, sim) in enumerate(zip(sents, sims)):
+            if s.passage.id not in context:
+                context[s.passage.id] = coverage(terms, fold(s.passage.text))
+            lexical = 0.6 * coverage(terms, s.folded) + 0.4 * context[s.passage.id]
+            typed = wanted.met_by(s.folded)
+            value = float(sim) + 0.3 * lexical + 0.05 / (s.rank + 1)
+            value += (0.2 if wanted.kind else 0.0) if typed else -0.3
+            if len(s.folded) < 8:
+                value -= 0.5
+            scored.append(Scored(s, value, float(sim), lexical, typed, index))
+        return sorted(scored, key=lambda x: -x.score)
 
     def score(self, question: str, passages: Sequence[Passage]) -> list[Scored]:
         """Every sentence of the top passages, best first."""
-        terms = self.terms(question)
-        want_number, want_date = asks_number(question), asks_date(question)
-        unit = asked_unit(question)
-        context = {p.id: coverage(terms, fold(p.text)) for p in passages}
-        scored = []
-        for s, sim in self._sentences(question, passages):
-            lexical = 0.6 * coverage(terms, s.folded) + 0.4 * context[s.passage.id]
-            typed = (not want_number or has_number(s.folded, unit)) and (not want_date or has_date(s.folded))
-            value = sim + 0.3 * lexical + 0.05 / (s.rank + 1)
-            value += 0.2 if typed and (want_number or want_date) else (-0.3 if not typed else 0.0)
-            if len(s.folded) < 8:
-                value -= 0.5
-            scored.append(Scored(s, value, sim, lexical, typed))
-        return sorted(scored, key=lambda x: -x.score)
+        sents, vectors = self._candidates(passages)
+        return self._score(question, sents, vectors)
 
     def supported(self, question: str, best: Scored) -> bool:
         """Is the best sentence supported well enough to answer from it."""
+        if not best.typed:
+            return False
         if self.embedder is None:
             return best.lexical >= self.min_lexical
         evidence = best.similarity + 0.1 * best.lexical
         floor = self.min_evidence_zh if is_chinese(question) else self.min_evidence_other
         return evidence >= floor
 
-    def terms(self, question: str) -> dict[str, float]:
-        """Weighted content terms of the question (with translations for non-Chinese questions)."""
-        groups = self.translate(question) if self.translate else []
-        return question_terms(question, self.idf, groups)
-
-    def assess(self, question: str, passages: Sequence[Passage]) -> tuple[list[Scored], bool]:
-        """The ranked sentences and whether the best is supported well enough to answer from."""
-        ranked = self.score(question, passages)
-        return ranked, bool(ranked) and ranked[0].typed and self.supported(question, ranked[0])
-
-    def terms(self, question: str) -> dict[str, float]:
-        """Weighted content terms of the question (with translations for non-Chinese questions)."""
-        groups = self.translate(question) if self.translate else []
-        return question_terms(question, self.idf, groups)
-
     def assess(self, question: str, passages: Sequence[Passage]) -> tuple[list[Scored], bool]:
         """The scored sentences, best first, and whether the evidence is strong enough to answer.
 
         The same test `answer` applies before quoting: other answerers use it to abstain early.
         """
-        ranked = self.score(question, passages)
-        return ranked, bool(ranked) and ranked[0].typed and self.supported(question, ranked[0])
+        sents, vectors = self._candidates(passages)
+        parts = split_question(question)
+        ranked = self._score(question, sents, vectors)
+        ok = any((r := self._score(part, sents, vectors)) and self.supported(part, r[0]) for part in parts)
+        return ranked, ok
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
         """An answer quoting and citing the passages, or an abstention."""
-        ranked = self.score(question, passages)
-        if not ranked:
+        sents, vectors = self._candidates(passages)
+        chosen: list[Scored] = []
+        for part in split_question(question):
+            taken = {c.index for c in chosen}
+            ranked = [r for r in self._score(part, sents, vectors) if r.index not in taken]
+            if ranked and self.supported(part, ranked[0]):
+                chosen.append(ranked[0])
+        if not chosen:
             return Answer(question, abstain_text(question), abstained=True)
-        best = ranked[0]
-        if not best.typed or not self.supported(question, best):
-            return Answer(question, abstain_text(question), abstained=True)
-        chosen = [best]
-        terms = self.terms(question)
-        covered = {t for t in terms if present(t, best.sentence.folded)}
-        for cand in ranked[1:]:
-            if len(chosen) >= self.max_sentences or cand.score < 0.9 * best.score:
-                break
-            new = {t for t in terms if present(t, cand.sentence.folded)} - covered
-            if sum(terms[t] for t in new) >= 0.15 * sum(terms.values()) and cand.typed:
-                chosen.append(cand)
-                covered |= new
-        return self._compose(question, chosen)
+        return self._compose(question, [_quote(c, sents) for c in chosen], chosen)
 
-    def _compose(self, question: str, chosen: list[Scored]) -> Answer:
+    def _compose(self, question: str, quotes: list[str], chosen: list[Scored]) -> Answer:
         citations, parts = [], []
-        for number, item in enumerate(chosen, start=1):
+        for number, (quote, item) in enumerate(zip(quotes, chosen), start=1):
             s = item.sentence
             citations.append(
                 Citation(
                     number=number,
                     source=s.passage.source,
                     text=s.passage.text,
-                    quote=s.text,
+                    quote=quote,
                     start_line=s.passage.start_line,
                     end_line=s.passage.end_line,
                     quote_line=s.line,
                     passage_id=s.passage.id,
                 )
             )
-            parts.append(f"{s.text}[{number}]" if is_chinese(question) else f"“{s.text}”[{number}]")
+            parts.append(f"{quote}[{number}]" if is_chinese(question) else f"“{quote}”[{number}]")
         if is_chinese(question):
             text = "".join(parts)
         else:
             text = "The documents say (quoted in their original language): " + " ".join(parts)
         return Answer(question, text, citations=citations, mode="extractive")
+
+
+def _quote(item: Scored, sents: list[Sentence]) -> str:
+    """The chosen sentence, with its neighbour when one refers to the other or it ends in a colon."""
+    s = item.sentence
+    text = s.text
+    before = sents[item.index - 1] if item.index > 0 else None
+    after = sents[item.index + 1] if item.index + 1 < len(sents) else None
+    if before and before.passage.id == s.passage.id and _ANAPHOR.match(s.folded) and len(s.folded) < 40:
+        text = before.text + text
+    if (
+        after
+        and after.passage.id == s.passage.id
+        and (_ANAPHOR.match(after.folded) or s.text.rstrip().endswith((":", "：")))
+    ):
+        text = text + after.text
+    return text
