@@ -121,6 +121,7 @@ class Expectation:
 
     kind: str = ""  # "", "number", "date", "duration", "money"
     unit: str = ""  # for a count: the counter asked for (`多少人` → `人`)
+    things: tuple[str, ...] = ()  # what is counted (`多少算力` → 算力; `how many chips` → 芯片, …)
 
     def met_by(self, folded: str) -> bool:
         """Does the (folded) sentence hold something of this kind."""
@@ -136,11 +137,19 @@ class Expectation:
         text = _DATE.sub(" ", text)  # a year is not an amount
         if self.unit:
             return bool(re.search(rf"(\d|[一二两三四五六七八九十百千万亿几数])\s*{self.unit}", text))
+        if self.things:
+            near = "|".join(re.escape(t) for t in self.things)
+            quantity = r"(\d|[一二两三四五六七八九十百千万亿几数])"
+            return bool(re.search(rf"{quantity}[^。，,；;！？]{{0,8}}?({near})", text))
         return bool(_NUMBER.search(text))
 
 
-def expectation(question: str) -> Expectation:
-    """What the question asks for: a duration, an amount of money, a date, a count, a number, or anything."""
+def expectation(question: str, translate: Callable[[str], list[list[str]]] | None = None) -> Expectation:
+    """What the question asks for: a duration, an amount of money, a date, a count, a number, or anything.
+
+    For a count, what is counted is kept too: the counter (`多少人`), the noun after 多少, or the
+    dictionary translations of the noun after "how many".
+    """
     folded = fold(question)
     if _ASKS_DURATION.search(folded):
         return Expectation("duration")
@@ -150,7 +159,17 @@ def expectation(question: str) -> Expectation:
         return Expectation("date")
     if _ASKS_NUMBER.search(folded):
         match = re.search(rf"(?:多少|几)([{_COUNTERS}])", folded)
-        return Expectation("number", match.group(1) if match else "")
+        if match:
+            return Expectation("number", match.group(1))
+        noun = re.search(r"多少([\u4e00-\u9fff]{2,6})", folded)
+        if noun:
+            first = words(noun.group(1))
+            return Expectation("number", things=(first[0],) if first and len(first[0]) > 1 else ())
+        english = re.search(r"how many ([a-z]+(?: [a-z]+)?)", folded)
+        if english and translate:
+            groups = translate(english.group(1))
+            return Expectation("number", things=tuple(w for g in groups[-1:] for w in g))
+        return Expectation("number")
     return Expectation()
 
 

@@ -97,7 +97,7 @@ class ExtractiveAnswerer:
 
     def _score(self, question: str, sents: list[Sentence], vectors: np.ndarray | None) -> list[Scored]:
         terms = self.terms(question)
-        wanted = expectation(question)
+        wanted = expectation(question, self.translate)
         context: dict[str, float] = {}
         sims = (
             vectors @ self.embedder.embed_query(question)
