@@ -36,9 +36,13 @@ END_PUNCT = ("。", "！", "？", ".", "!", "?", "；", ";", "…", "”", "」"
 def continues(text: str, number: int, next_number: int) -> bool:
     """A line soft-wrapped in the file: long, no end punctuation, and the next line follows directly.
 
-    Short lines without end punctuation are headings, which stand alone.
+    Short lines without end punctuation are headings, which stand alone, unless a bracket or quote
+    opened on the line is still open.
     """
-    return next_number == number + 1 and len(text) > 40 and not text.rstrip().endswith(END_PUNCT)
+    if next_number != number + 1 or text.rstrip().endswith(END_PUNCT):
+        return False
+    unclosed = any(text.count(a) > text.count(b) for a, b in ("（）", "()", "“”", "「」", "《》"))
+    return len(text) > 40 or unclosed
 
 
 def _is_heading(text: str) -> bool:

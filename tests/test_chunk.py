@@ -61,3 +61,12 @@ def test_soft_wrapped_sentence_stays_in_one_chunk() -> None:
     chunks = chunk_document(_doc(lines), max_tokens=150)
     holder = [c for c in chunks if first in c.text]
     assert holder and "AI网络。" in holder[0].text
+
+
+def test_a_line_with_an_open_bracket_continues_on_the_next() -> None:
+    from rag.chunk import continues
+
+    assert continues("孙正义（Masayoshi", 10, 11)
+    assert not continues("孙正义（Masayoshi", 10, 12)
+    assert not continues("短标题", 10, 11)
+    assert continues("这是一个很长的句子，" * 5, 3, 4)
