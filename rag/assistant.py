@@ -5,16 +5,18 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.llm import LLMAnswerer
 from rag.bundled import bundled_files
 from rag.config import Settings
+from rag.conversation import History, standalone_question, turns
 from rag.crosslingual import Lexicon
-from rag.embed import E5Embedding, Embedder, EmbeddingCache
+from rag.embed import E5Embedder, Embedder, EmbeddingCache
 from rag.errors import InputError
 from rag.ingest import ingest
 from rag.retrieve import HybridRetriever, KeywordIndex
@@ -48,12 +50,13 @@ class Assistant:
         home = self.settings.home
         home.mkdir(parents=True, exist_ok=True)
         self._cache = EmbeddingCache(home / "embeddings.sqlite")
-        self.embedder: Embedder = embedder or E5Embedding(cache=self._cache)
+        self.embedder: Embedder = embedder or E5Embedder(cache=self._cache)
         self.store = ChromaStore(
             home, self.settings.collection, self.embedder.model_id, self.settings.chroma_url
         )
         self._lock = threading.RLock()
         self._show_progress = sys.stderr.isatty() if show_progress is None else show_progress
+        self.llm = LLMAnswerer(self.settings.llm) if self.settings.llm else None
         if bundled and self.store.count() == 0:
             ingest(self.store, self.embedder, bundled_files(), show_progress=self._show_progress)
         self._reload()
@@ -96,11 +99,44 @@ class Assistant:
             >>> Assistant().ask("What is the capital of France?").abstained
             True
         """
+        answer = None
+        for item in self._respond(question, k, mode, stream=False):
+            answer = item
+        assert isinstance(answer, Answer)
+        return answer
+
+    def stream(self, question: str, k: int | None = None, mode: str | None = None) -> Iterator[str | Answer]:
+        """Like `ask`, but yields the answer's text in pieces as the model writes them, then the
+        checked Answer (its citations verified, markers renumbered). Offline: the text once, then it."""
+        yield from self._respond(question, k, mode, stream=True)
+
+    def _respond(
+        self, question: str, k: int | None, mode: str | None, stream: bool
+    ) -> Iterator[str | Answer]:
         question = self._check(question)
-        passages = self.retrieve(question, k=k or self.settings.top_k, mode=mode)
+        top_k = k or (self.llm.settings.top_k if self.llm else self.settings.top_k)
+        passages = self.retrieve(question, k=top_k, mode=mode)
         with self._lock:
             answerer = self.extractive
-        return answerer.answer(question, passages)
+        if self.llm is None:
+            answer = answerer.answer(question, passages)
+            yield answer.text
+            yield answer
+            return
+        yield from self.llm.respond(question, passages, answerer, stream, fallback_k=k or self.settings.top_k)
+
+    def chat(
+        self, history: History, question: str, k: int | None = None, mode: str | None = None
+    ) -> Answer:
+        """Answer a follow-up: `history` is (role, text) pairs or {"role", "content"} dicts. The
+        question is rewritten to stand alone (by the model when there is one) before retrieval."""
+        question = self._check(question)
+        limit = self.settings.max_question_chars
+        standalone, notice = standalone_question(turns(history), question, self.llm, limit)
+        answer = self.ask(standalone, k=k, mode=mode)
+        answer.question, answer.standalone = question, standalone
+        answer.notice = " ".join(n for n in (notice, answer.notice) if n)
+        return answer
 
     def ingest(self, paths: Iterable[str | Path], prune: bool = False) -> IngestReport:
         """Add or update documents (files or folders); unchanged ones are skipped."""

