@@ -99,43 +99,63 @@ class Assistant:
             >>> Assistant().ask("What is the capital of France?").abstained
             True
         """
+        return self._last(self._respond(question, k, mode, stream=False))
+
+    @staticmethod
+    def _last(items: Iterator[str | Answer]) -> Answer:
         answer = None
-        for item in self._respond(question, k, mode, stream=False):
+        for item in items:
             answer = item
         assert isinstance(answer, Answer)
         return answer
 
-    def stream(self, question: str, k: int | None = None, mode: str | None = None) -> Iterator[str | Answer]:
-        """Like `ask`, but yields the answer's text in pieces as the model writes them, then the
-        checked Answer (its citations verified, markers renumbered). Offline: the text once, then it."""
-        yield from self._respond(question, k, mode, stream=True)
+    def stream(
+        self, question: str, k: int | None = None, mode: str | None = None, history: History | None = None
+    ) -> Iterator[str | Answer]:
+        """Like `ask` (or `chat`, given a history), but yields the answer's text in pieces as the model
+        writes them, then the checked Answer (citations verified, markers renumbered). Offline: the
+        text once, then the Answer."""
+        yield from self._follow_up(question, k, mode, turns(history), stream=True)
+
+    def _follow_up(
+        self, question: str, k: int | None, mode: str | None, history: list[tuple[str, str]], stream: bool
+    ) -> Iterator[str | Answer]:
+        if not history:
+            yield from self._respond(question, k, mode, stream)
+            return
+        question = self._check(question)
+        limit = self.settings.max_question_chars
+        standalone, notice = standalone_question(history, question, self.llm, limit)
+        for item in self._respond(standalone, k, mode, stream, offline=bool(notice)):
+            if isinstance(item, Answer):
+                item.question, item.standalone = question, standalone
+                item.notice = " ".join(n for n in (notice, item.notice) if n)
+            yield item
 
     def _respond(
-        self, question: str, k: int | None, mode: str | None, stream: bool
+        self, question: str, k: int | None, mode: str | None, stream: bool, offline: bool = False
     ) -> Iterator[str | Answer]:
         question = self._check(question)
-        top_k = k or (self.llm.settings.top_k if self.llm else self.settings.top_k)
+        llm = None if offline else self.llm
+        top_k = k or (llm.settings.top_k if llm else self.settings.top_k)
         passages = self.retrieve(question, k=top_k, mode=mode)
         with self._lock:
             answerer = self.extractive
-        if self.llm is None:
+        if llm is None:
             answer = answerer.answer(question, passages)
             yield answer.text
             yield answer
             return
-        yield from self.llm.respond(question, passages, answerer, stream, fallback_k=k or self.settings.top_k)
+        yield from llm.respond(question, passages, answerer, stream, fallback_k=k or self.settings.top_k)
 
     def chat(
         self, history: History, question: str, k: int | None = None, mode: str | None = None
     ) -> Answer:
         """Answer a follow-up: `history` is (role, text) pairs or {"role", "content"} dicts. The
-        question is rewritten to stand alone (by the model when there is one) before retrieval."""
-        question = self._check(question)
-        limit = self.settings.max_question_chars
-        standalone, notice = standalone_question(turns(history), question, self.llm, limit)
-        answer = self.ask(standalone, k=k, mode=mode)
-        answer.question, answer.standalone = question, standalone
-        answer.notice = " ".join(n for n in (notice, answer.notice) if n)
+        question is rewritten to stand alone (by the model when there is one) before retrieval; when
+        the endpoint fails on the rewrite, the answer is extractive too (no second wait)."""
+        answer = self._last(self._follow_up(question, k, mode, turns(history), stream=False))
+        answer.standalone = answer.standalone or answer.question
         return answer
 
     def ingest(self, paths: Iterable[str | Path], prune: bool = False) -> IngestReport:

@@ -20,11 +20,15 @@ def _assistant(args: argparse.Namespace, bundled: bool = True) -> object:
     return Assistant(settings, bundled=bundled)
 
 
-def _print_answer(answer: object) -> None:
+def _print_answer(answer: object, streamed: str | None = None) -> None:
     from rag.schema import Answer
 
     assert isinstance(answer, Answer)
-    print(answer.text)
+    if streamed is None:
+        print(answer.text)
+    elif streamed.strip() != answer.text.strip():
+        # the streamed draft changed: citations renumbered, or another answer replaced it
+        print(f"\nChecked answer:\n{answer.text}")
     if answer.notice:
         print(f"\nNote: {answer.notice}")
     if answer.citations:
@@ -37,15 +41,38 @@ def _print_answer(answer: object) -> None:
             flag += "  (inferred)" if c.inferred else ""
             print(f"  [{c.number}] {c.source}, {span}{flag}")
             print(f"      “{c.quote}”")
+    if answer.unsupported:
+        print("\nNot supported by the cited passages:")
+        for sentence in answer.unsupported:
+            print(f"  - {sentence}")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     assistant = _assistant(args)
+    if not args.json and getattr(assistant, "llm", None) is not None:
+        return _stream_answer(assistant, args)
     answer = assistant.ask(args.question, k=args.k, mode=args.mode)  # type: ignore[attr-defined]
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
         _print_answer(answer)
+    return 0
+
+
+def _stream_answer(assistant: object, args: argparse.Namespace) -> int:
+    """Print the model's answer as it is written, then the checked citations."""
+    from rag.schema import Answer
+
+    pieces: list[str] = []
+    answer = None
+    for item in assistant.stream(args.question, k=args.k, mode=args.mode):  # type: ignore[attr-defined]
+        if isinstance(item, Answer):
+            answer = item
+        else:
+            pieces.append(item)
+            print(item, end="", flush=True)
+    print()
+    _print_answer(answer, streamed="".join(pieces))
     return 0
 
 
@@ -76,6 +103,20 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from rag.ui import INSTALL_HINT
+
+    if importlib.util.find_spec("gradio") is None:  # fail before indexing anything
+        print(f"rag: {INSTALL_HINT}", file=sys.stderr)
+        return 1
+    from rag.ui import serve
+
+    serve(args.host, args.port, assistant=_assistant(args))  # type: ignore[arg-type]
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `rag` command."""
     parser = argparse.ArgumentParser(
@@ -100,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     docs = sub.add_parser("docs", help="list the documents in the knowledge base")
     docs.add_argument("--json", action="store_true")
     docs.set_defaults(func=cmd_docs)
+
+    srv = sub.add_parser("serve", help="chat with the documents in a web browser (needs rag-cited[ui])")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    srv.set_defaults(func=cmd_serve)
 
     from rag.evaluate_cli import add_eval_command
 

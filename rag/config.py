@@ -10,6 +10,7 @@ from pathlib import Path
 from rag.errors import InputError
 
 MAX_QUESTION_CHARS = 2000
+DEFAULT_LLM_MODEL = "gpt-4o-mini"
 
 
 def default_home() -> Path:
@@ -18,6 +19,62 @@ def default_home() -> Path:
         return Path(os.environ["RAG_HOME"]).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
     return Path(base) / "rag"
+
+
+def _env_number(name: str, default: float, kind: type[int] | type[float]) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise InputError(f"{name}={raw!r} is not a number; unset it or give e.g. {name}={default}") from None
+    if value <= 0:
+        raise InputError(f"{name} must be positive, not {raw}")
+    return value
+
+
+@dataclass
+class LLMSettings:
+    """An OpenAI-compatible chat endpoint that writes answers (the key is never shown in its repr).
+
+    Example:
+        >>> llm = LLMSettings(api_key="sk-example", base_url="http://127.0.0.1:8080/v1")
+        >>> llm.model, "sk-example" in repr(llm)
+        ('gpt-4o-mini', False)
+    """
+
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str | None = None
+    model: str = DEFAULT_LLM_MODEL
+    context_tokens: int = 6000
+    timeout: float = 30.0
+    max_retries: int = 2
+    top_k: int = 8
+    temperature: float | None = 0.0
+
+    def __post_init__(self) -> None:
+        if self.context_tokens < 100:
+            raise InputError(f"The LLM context budget must be at least 100 tokens, not {self.context_tokens}")
+        if self.timeout <= 0:
+            raise InputError(f"The LLM timeout must be positive, not {self.timeout}")
+        if self.max_retries < 0 or self.top_k < 1:
+            raise InputError("max_retries must be 0 or more and top_k at least 1")
+
+    @classmethod
+    def from_env(cls) -> LLMSettings | None:
+        """OPENAI_API_KEY / OPENAI_BASE_URL / RAG_LLM_*; None when neither key nor URL is set."""
+        key = os.environ.get("OPENAI_API_KEY", "").strip() or None
+        url = os.environ.get("OPENAI_BASE_URL", "").strip() or None
+        if key is None and url is None:
+            return None
+        return cls(
+            api_key=key,
+            base_url=url,
+            model=os.environ.get("RAG_LLM_MODEL", "").strip() or DEFAULT_LLM_MODEL,
+            context_tokens=int(_env_number("RAG_LLM_CONTEXT", 6000, int)),
+            timeout=float(_env_number("RAG_LLM_TIMEOUT", 30.0, float)),
+        )
 
 
 @dataclass
@@ -35,6 +92,7 @@ class Settings:
     top_k: int = 5
     mode: str = "hybrid"
     max_question_chars: int = MAX_QUESTION_CHARS
+    llm: LLMSettings | None = field(default_factory=LLMSettings.from_env)
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser()

@@ -79,6 +79,7 @@ class Answer:
     mode: Literal["extractive", "llm"] = "extractive"
     unsupported: list[str] = field(default_factory=list)
     notice: str = ""
+    standalone: str = ""  # the follow-up question rewritten to stand alone (chat), else ""
 
     def to_dict(self) -> dict[str, Any]:
         """The answer as plain JSON-ready data."""
