@@ -151,17 +151,26 @@ class System(Protocol):
 
 
 class AssistantSystem:
-    """The product: the assistant's own retrieval in one mode and its answerer."""
+    """The product: the assistant's own retrieval in one mode, answered extractively (or by its LLM)."""
 
-    def __init__(self, assistant: Assistant, mode: str) -> None:
+    def __init__(self, assistant: Assistant, mode: str, llm: bool = False) -> None:
+        if llm and getattr(assistant, "llm", None) is None:
+            raise InputError(
+                "The 'llm' configuration needs an LLM endpoint: set OPENAI_BASE_URL and/or OPENAI_API_KEY "
+                "(and RAG_LLM_MODEL)."
+            )
         self.assistant = assistant
         self.mode = mode
+        self.llm = llm
 
     def retrieve(self, question: str, k: int) -> list[Passage]:
         return self.assistant.retrieve(question, k=k, mode=self.mode)
 
     def ask(self, question: str, k: int) -> Answer:
-        return self.assistant.ask(question, k=k, mode=self.mode)
+        if self.llm:
+            return self.assistant.ask(question, k=k, mode=self.mode)
+        passages = self.assistant.retrieve(question, k=k, mode=self.mode)
+        return self.assistant.extractive.answer(question.strip(), passages)
 
     def collection(self) -> list[str]:
         return [chunk.text for chunk, _ in self.assistant.store.chunks()]
@@ -226,13 +235,14 @@ CONFIGS: dict[str, SystemFactory] = {
     "dense": partial(AssistantSystem, mode="dense"),
     "bm25": partial(AssistantSystem, mode="bm25"),
     "llamaindex": LlamaIndexBaseline,
+    "llm": partial(AssistantSystem, mode="hybrid", llm=True),
 }
 
 
 def check_configs(configs: Sequence[str] | str | None) -> list[str]:
-    """The configuration names to run (all when None); unknown names raise InputError."""
+    """The configuration names to run (all but "llm" when None); unknown names raise InputError."""
     if configs is None:
-        return list(CONFIGS)
+        return [name for name in CONFIGS if name != "llm"]
     names = [c.strip() for c in configs.split(",")] if isinstance(configs, str) else list(configs)
     names = list(dict.fromkeys(n for n in names if n))
     unknown = [n for n in names if n not in CONFIGS]
@@ -283,6 +293,14 @@ def _score_item(system: System, item: EvalItem, folded: list[str], k: int) -> di
     return row
 
 
+def config_names(assistant: Assistant, configs: Sequence[str] | str | None) -> list[str]:
+    """The configurations to run: as given, else all, with "llm" when an LLM endpoint is configured."""
+    names = check_configs(configs)
+    if configs is None and getattr(assistant, "llm", None) is not None:
+        names.append("llm")
+    return names
+
+
 def run_eval(
     assistant: Assistant,
     items: Sequence[EvalItem],
@@ -293,7 +311,7 @@ def run_eval(
 
     Returns JSON-ready data: {"k", "depth", "items", "configs": {name: {"metrics", "items"}}}.
     """
-    names = check_configs(configs)
+    names = config_names(assistant, configs)
     if k < 1:
         raise InputError(f"k must be at least 1, not {k}")
     result: dict[str, Any] = {"k": k, "depth": DEPTH, "items": len(items), "configs": {}}

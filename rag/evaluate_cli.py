@@ -20,9 +20,9 @@ def default_eval_file() -> Path:
 def cmd_eval(args: argparse.Namespace) -> int:
     from rag.assistant import Assistant
     from rag.config import Settings
-    from rag.evaluate import CONFIGS, bar_chart, load_eval, markdown_table, run_eval
+    from rag.evaluate import bar_chart, load_eval, markdown_table, run_eval
 
-    configs = [c.strip() for c in args.config.split(",")] if args.config else list(CONFIGS)
+    configs = [c.strip() for c in args.config.split(",")] if args.config else None
     items = load_eval(Path(args.file))
     settings = Settings(collection=args.collection) if args.collection else Settings()
     result: dict[str, Any] = run_eval(Assistant(settings), items, configs=configs, k=args.k)
@@ -42,7 +42,11 @@ def add_eval_command(sub: Any) -> None:
     """Register `rag eval` on the CLI's subcommands."""
     ev = sub.add_parser("eval", help="score retrieval, answers, citations and abstention on an eval set")
     ev.add_argument("--file", default=str(default_eval_file()), help="eval set (JSON lines)")
-    ev.add_argument("--config", default=None, help="comma-separated configurations (default: all)")
+    ev.add_argument(
+        "--config",
+        default=None,
+        help="comma-separated: hybrid, dense, bm25, llamaindex, llm (default: all; llm when configured)",
+    )
     ev.add_argument("--k", type=int, default=5, help="passages given to the answerer (default 5)")
     ev.add_argument("--out", default="eval-results", help="folder for eval.json and eval.png")
     ev.add_argument("--json", action="store_true", help="print the full result as JSON")

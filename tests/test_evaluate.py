@@ -311,8 +311,16 @@ def test_unknown_config_lists_the_valid_ones() -> None:
 
 
 def test_config_names() -> None:
-    assert list(CONFIGS) == ["hybrid", "dense", "bm25", "llamaindex"]
-    assert check_configs(None) == list(CONFIGS)
+    assert list(CONFIGS) == ["hybrid", "dense", "bm25", "llamaindex", "llm"]
+    assert check_configs(None) == ["hybrid", "dense", "bm25", "llamaindex"]
     assert check_configs("bm25, dense,bm25") == ["bm25", "dense"]
     with pytest.raises(InputError):
         check_configs([])
+
+
+def test_llm_config_without_an_endpoint_says_what_to_set() -> None:
+    class Offline:
+        llm = None
+
+    with pytest.raises(InputError, match="OPENAI_BASE_URL"):
+        run_eval(Offline(), [], configs=["llm"])  # type: ignore[arg-type]

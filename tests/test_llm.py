@@ -397,3 +397,22 @@ class TestRealEndpoint:
         assert answer.mode == "llm", answer.notice
         assert not answer.abstained and any(c.verified for c in answer.citations)
         assert "25" in answer.text
+
+
+def test_eval_scores_the_llm_answerer_when_one_is_configured(assistant: Assistant, llm: ScriptedLLM) -> None:
+    from rag.evaluate import EvalItem, config_names, run_eval
+
+    smart = make(assistant, llm)
+    question = "软银和英伟达在日本建设的AI工厂有多少算力？"
+    n = number_of(smart, question, "25艾字节")
+    llm.default = Reply(text=f"这座AI工厂将拥有25艾字节的AI算力[{n}]。")
+    item = EvalItem("x1", question, "zh", True, [[r"25\s*艾"]], ["002_76ca57ada4fcd65d.txt"],
+                    ["建成后，它将拥有25艾字节AI算力"])
+    assert config_names(smart, None) == ["hybrid", "dense", "bm25", "llamaindex", "llm"]
+    assert config_names(assistant, None) == ["hybrid", "dense", "bm25", "llamaindex"]
+    result = run_eval(smart, [item], configs=["hybrid", "llm"])
+    row = result["configs"]["llm"]["items"][0]
+    assert row["fact_ok"] and not row["abstained"]
+    assert result["configs"]["llm"]["metrics"]["fact_acc"] == 1.0
+    assert llm.requests, "the llm configuration must call the model"
+    assert result["configs"]["hybrid"]["items"][0]["answer"] != row["answer"]  # extractive there
