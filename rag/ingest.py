@@ -8,10 +8,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from rag.bundled import bundled_files
+from rag.answer.evidence import split_passages
 from rag.chunk import chunk_document
 from rag.embed import Embedder
 from rag.load import SkippedFile, find_files, read_document
 from rag.schema import Document, IngestReport
+from rag.sentences import as_passage
 from rag.store import ChromaStore
 
 log = logging.getLogger("rag")
@@ -80,6 +82,8 @@ def ingest(
         bar = _progress(sum(len(c) for _, _, c in chunked), show_progress)
         for key, doc, chunks in chunked:
             vectors = embedder.embed_passages([c.text for c in chunks], progress=bar.update)  # type: ignore[attr-defined]
+            # sentence vectors too (into the embedding cache): answers and reranking read them
+            embedder.embed_passages([s.text for c in chunks for s in split_passages([as_passage(c)])])
             old = store.ids_of(key) if key in known else []
             new_ids = {c.id for c in chunks}
             fresh = [c.id not in old for c in chunks]
