@@ -69,10 +69,10 @@ REQUIREMENTS = {
         "min_unanswerable": 12,  # >=10 on-topic + 2-3 off-topic
     },
     "dev.jsonl": {
-        "total": 16,
-        "answerable": 10,
-        "answerable_en": 4,
-        "unanswerable": 6,
+        "total": 46,
+        "answerable": 33,
+        "answerable_en": 15,
+        "unanswerable": 13,
     },
 }
 MANDATORY_ZH_QUESTION = "软银和英伟达在日本建设的AI工厂有多少算力？"
@@ -319,8 +319,8 @@ class Checker:
             self.check_mandatory(items)
         elif name == "dev.jsonl":
             for key in ("total", "answerable", "answerable_en", "unanswerable"):
-                if stats[key] != req[key]:
-                    self.problem(name, f"{key} = {stats[key]}, expected {req[key]}")
+                if stats[key] < req[key]:
+                    self.problem(name, f"{key} = {stats[key]}, expected at least {req[key]}")
         stats["per_file_single"] = dict(per_file_single)
         return stats
 

@@ -7,8 +7,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from rag.bundled import bundled_files
 from rag.answer.evidence import split_passages
+from rag.bundled import bundled_files
 from rag.chunk import chunk_document
 from rag.embed import Embedder
 from rag.load import SkippedFile, find_files, read_document

@@ -62,11 +62,12 @@ class ExtractiveAnswerer:
         idf: Callable[[str], float],
         embedder: Embedder | None = None,
         sentence_index: SentenceIndex | None = None,
-        min_evidence_zh: float = 0.86,
-        min_evidence_other: float = 0.81,
+        min_evidence_zh: float = 0.88,
+        min_evidence_other: float = 0.82,
         min_lexical: float = 0.55,
         passages_read: int = 5,
         translate: Callable[[str], list[list[str]]] | None = None,
+        lexical_weight: float = 0.3,
     ) -> None:
         self.idf = idf
         self.embedder = embedder
@@ -76,6 +77,7 @@ class ExtractiveAnswerer:
         self.min_lexical = min_lexical
         self.passages_read = passages_read
         self.translate = translate
+        self.lexical_weight = lexical_weight
 
     def _candidates(self, passages: Sequence[Passage]) -> tuple[list[Sentence], np.ndarray | None]:
         """Sentences of the top passages and their vectors (None without an embedder)."""
@@ -110,7 +112,7 @@ class ExtractiveAnswerer:
                 context[s.passage.id] = coverage(terms, fold(s.passage.text))
             lexical = 0.6 * coverage(terms, s.folded) + 0.4 * context[s.passage.id]
             typed = wanted.met_by(s.folded)
-            value = float(sim) + 0.3 * lexical + 0.05 / (s.rank + 1)
+            value = float(sim) + self.lexical_weight * lexical + 0.05 / (s.rank + 1)
             value += (0.2 if wanted.kind else 0.0) if typed else -0.3
             if len(s.folded) < 8:
                 value -= 0.5
