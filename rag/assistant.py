@@ -16,9 +16,11 @@ from rag.bundled import bundled_files
 from rag.config import Settings
 from rag.conversation import History, standalone_question, turns
 from rag.crosslingual import Lexicon
-from rag.embed import E5Embedder, Embedder, EmbeddingCache
+from rag.embed import Embedder, EmbeddingCache, make_embedder
 from rag.errors import InputError
 from rag.ingest import ingest
+from rag.reembed import done as reembed_done
+from rag.reembed import drop_for_model as reembed_files
 from rag.retrieve import HybridRetriever, KeywordIndex
 from rag.schema import Answer, IngestReport, Passage
 from rag.sentences import SentenceIndex
@@ -45,33 +47,45 @@ class Assistant:
         embedder: Embedder | None = None,
         bundled: bool = True,
         show_progress: bool | None = None,
+        reembed: bool = False,
     ) -> None:
+        """`reembed`: when the knowledge base was built with another embedding model than the one
+        configured, rebuild it with this one (its report is in `reembed_report`) instead of refusing."""
         self.settings = settings or Settings()
         home = self.settings.home
         home.mkdir(parents=True, exist_ok=True)
         self._cache = EmbeddingCache(home / "embeddings.sqlite")
-        self.embedder: Embedder = embedder or E5Embedder(cache=self._cache)
+        self.embedder: Embedder = embedder or make_embedder(self.settings.embedding, self._cache)
+        again = reembed_files(self.settings, self.embedder.model_id) if reembed else []
         self.store = ChromaStore(
             home, self.settings.collection, self.embedder.model_id, self.settings.chroma_url
         )
         self._lock = threading.RLock()
         self._show_progress = sys.stderr.isatty() if show_progress is None else show_progress
         self.llm = LLMAnswerer(self.settings.llm) if self.settings.llm else None
+        self.reembed_report: IngestReport | None = None
+        if reembed:
+            self.reembed_report = ingest(self.store, self.embedder, again, show_progress=self._show_progress)
+            reembed_done(self.settings)
         if bundled and self.store.count() == 0:
             ingest(self.store, self.embedder, bundled_files(), show_progress=self._show_progress)
         self._reload()
 
     def _reload(self) -> None:
-        chunks = [c for c, _ in self.store.chunks()]
         cache = self.settings.home / f"{self.store.name}.tokens.json"
         lexicon = Lexicon(self.settings.home / "lexicon.pickle")
-        keywords = KeywordIndex.load_or_build(chunks, cache, lexicon)
+        keywords = KeywordIndex.load_or_build(self.store.ids(), self._texts, cache, lexicon)
         sentences = SentenceIndex(self.embedder)
         with self._lock:
             self.retriever = HybridRetriever(self.store, self.embedder, keywords, sentences)
             self.extractive = ExtractiveAnswerer(
                 keywords.idf, self.embedder, sentences, translate=keywords.translations
             )
+
+    def _texts(self, ids: list[str]) -> list[str]:
+        """Texts of stored chunks (to tokenize the new ones)."""
+        found = {c.id: c.text for c in self.store.get(ids)}
+        return [found.get(i, "") for i in ids]
 
     def _check(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():

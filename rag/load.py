@@ -1,25 +1,30 @@
-"""Finding and reading documents: supported formats, encoding detection, cleaning."""
+"""Finding and reading documents: supported formats, encoding detection, cleaning.
+
+The formats and what a line number means in each are in `rag.formats`.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from rag.clean import clean_document
 from rag.errors import InputError
+from rag.formats import SUFFIXES, SkippedFile, decode, extract_lines
 from rag.schema import Document
 
-SUFFIXES = (".txt", ".md", ".markdown")
+__all__ = ["MAX_FILE_BYTES", "SUFFIXES", "SkippedFile", "decode", "find_files", "read_document"]
+
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
-class SkippedFile(Exception):
-    """A file that cannot be ingested; the message says why."""
-
-
 def find_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand files and folders into the supported files they hold; a missing path is an error."""
+    """Expand files and folders into the supported files they hold; a missing path is an error.
+
+    In a folder, anything with a supported suffix that is not itself a folder is listed (a FIFO or
+    a broken link too), so that a file which cannot be read is reported as skipped, not ignored.
+    """
     found: list[Path] = []
     for raw in paths:
         path = Path(raw).expanduser()
@@ -29,27 +34,11 @@ def find_files(paths: Iterable[str | Path]) -> list[Path]:
             found.extend(
                 p
                 for p in sorted(path.rglob("*"))
-                if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")
+                if p.suffix.lower() in SUFFIXES and not p.name.startswith(".") and not p.is_dir()
             )
         else:
             found.append(path)
     return found
-
-
-def decode(data: bytes) -> str:
-    """Bytes to text: UTF-8 (with or without BOM), else the encoding charset-normalizer detects."""
-    if b"\x00" in data[:8192]:
-        raise SkippedFile("it looks like a binary file (it contains NUL bytes)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise SkippedFile("its text encoding could not be recognised")
-    return str(best)
 
 
 def read_document(path: Path, source: str | None = None) -> Document:
@@ -59,15 +48,19 @@ def read_document(path: Path, source: str | None = None) -> Document:
             f"unsupported file type {path.suffix or '(none)'!r}; supported: {', '.join(SUFFIXES)}"
         )
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SkippedFile(f"it is {size / 2**20:.0f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit")
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise SkippedFile("it is not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise SkippedFile(
+                f"it is {info.st_size / 2**20:.0f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise SkippedFile(f"it could not be read ({exc.strerror or exc})") from exc
     if not data.strip():
         raise SkippedFile("it is empty")
-    lines = clean_document(decode(data))
+    lines = extract_lines(path.suffix, data)
     if not lines:
         raise SkippedFile("no text is left after cleaning")
     return Document(

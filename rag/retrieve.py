@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -26,55 +28,86 @@ CANDIDATES = 30
 
 
 class KeywordIndex:
-    """BM25 (bm25s) over the tokens of every chunk, kept beside the store so it is built once."""
+    """BM25 (bm25s) over the tokens of every chunk, saved beside the store.
 
-    def __init__(
-        self, chunks: Sequence[Chunk], tokens: Sequence[list[str]], lexicon: Lexicon | None = None
-    ) -> None:
+    Only chunk ids are held (the retriever reads the chunks it returns from the store), and the
+    bm25s arrays are saved per set of chunk ids and memory-mapped: a process opens a 100k-chunk
+    index in about a second without reading the chunks or their tokens.
+    """
+
+    def __init__(self, ids: Sequence[str], bm25: Any, lexicon: Lexicon | None = None) -> None:
+        self.lexicon = lexicon
+        self.ids = list(ids)
+        self._bm25 = bm25
+        self._vocab: dict[str, int] = dict(bm25.vocab_dict) if self.ids else {}
+        # chunks holding each token: the entries of its column in bm25s's CSC score matrix
+        self._df = np.diff(np.asarray(bm25.scores["indptr"])) if self.ids else np.zeros(0, np.int64)
+
+    @classmethod
+    def build(
+        cls, ids: Sequence[str], tokens: Sequence[list[str]], lexicon: Lexicon | None = None
+    ) -> KeywordIndex:
+        """Index the chunks' tokens (in memory)."""
         import bm25s
 
-        self.lexicon = lexicon
-        self.chunks = list(chunks)
-        self.tokens = [list(t) for t in tokens]
-        self._bm25 = bm25s.BM25()
-        self._df: dict[str, int] = {}
-        for toks in self.tokens:
-            for term in set(toks):
-                self._df[term] = self._df.get(term, 0) + 1
-        if self.chunks:
-            self._bm25.index([t or [""] for t in self.tokens], show_progress=False)
+        bm25 = bm25s.BM25()
+        if ids:
+            bm25.index([t or [""] for t in tokens], show_progress=False)
+        return cls(ids, bm25, lexicon)
 
     @classmethod
     def load_or_build(
-        cls, chunks: Sequence[Chunk], cache: Path | None, lexicon: Lexicon | None = None
+        cls,
+        ids: Sequence[str],
+        texts: Callable[[list[str]], list[str]],
+        cache: Path | None,
+        lexicon: Lexicon | None = None,
     ) -> KeywordIndex:
-        """Reuse the tokens saved for the same chunk ids, tokenizing only what is new."""
+        """The index of these chunk ids: loaded when saved for the same ids, else built from the
+        tokens saved in `cache` (a JSON file), tokenizing (via `texts`) only chunks that are new."""
+        import bm25s
+
+        ids = sorted(ids)
+        digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:20]
+        folder = cache.with_suffix(".bm25") / digest if cache else None
+        if folder and ids and (folder / "params.index.json").exists():
+            try:
+                bm25 = bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
+                return cls(ids, bm25, lexicon)
+            except (OSError, ValueError, KeyError):
+                pass
         saved: dict[str, list[str]] = {}
         if cache and cache.exists():
             try:
                 saved = json.loads(cache.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 saved = {}
-        tokens = [saved.get(c.id) or tokenize(c.text) for c in chunks]
-        if cache and (len(saved) != len(chunks) or any(c.id not in saved for c in chunks)):
-            data = {c.id: t for c, t in zip(chunks, tokens)}
-            tmp = cache.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        missing = [i for i in ids if i not in saved]
+        fresh = dict(zip(missing, (tokenize(t) for t in texts(missing)))) if missing else {}
+        tokens = [saved.get(i) or fresh.get(i) or [] for i in ids]
+        if cache and (missing or len(saved) != len(ids)):
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")  # two writers of one home may meet here
+            tmp.write_text(json.dumps(dict(zip(ids, tokens)), ensure_ascii=False), encoding="utf-8")
             tmp.replace(cache)
-        return cls(chunks, tokens, lexicon)
+        del saved, fresh
+        index = cls.build(ids, tokens, lexicon)
+        if folder and ids:
+            _save(index._bm25, folder)
+        return index
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a token (unseen tokens get the highest value)."""
-        n = max(len(self.chunks), 1)
-        df = self._df.get(term, 0)
+        n = max(len(self.ids), 1)
+        index = self._vocab.get(term)
+        df = int(self._df[index]) if index is not None else 0
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def known(self, word: str) -> bool:
         """Does the indexed text contain this (folded) Chinese word, as a token or as bigrams."""
-        if word in self._df:
+        if word in self._vocab:
             return True
         pairs = bigrams(word)
-        return len(word) > 2 and bool(pairs) and all(p in self._df for p in pairs)
+        return len(word) > 2 and bool(pairs) and all(p in self._vocab for p in pairs)
 
     def translations(self, question: str) -> list[list[str]]:
         """Chinese words for the content words of a question in another language ([] for Chinese)."""
@@ -92,13 +125,32 @@ class KeywordIndex:
 
     def search(self, question: str, k: int) -> list[tuple[int, float]]:
         """Indexes of the k best chunks with their BM25 scores (only those with a positive score)."""
-        vocab = self._bm25.vocab_dict if self.chunks else {}
-        query = [t for t in self.query_tokens(question) if t in vocab]
+        query = [t for t in self.query_tokens(question) if t in self._vocab]
         if not query:
             return []
         scores = self._bm25.get_scores(query)
         top = np.argsort(-scores)[:k]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+
+def _save(bm25: Any, folder: Path) -> None:
+    """Save the bm25s arrays in a new folder (renamed into place), and drop older versions: a
+    process that has an old one memory-mapped keeps reading its unlinked files safely."""
+    import shutil
+
+    tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        bm25.save(str(tmp), show_progress=False)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process saved the same version first
+            shutil.rmtree(tmp, ignore_errors=True)
+        for old in folder.parent.iterdir():
+            if old.name != folder.name and not old.name.endswith(".tmp"):
+                shutil.rmtree(old, ignore_errors=True)
+    except OSError:  # best effort: without the saved copy, the next process builds it again
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -163,9 +215,10 @@ class HybridRetriever:
             add(list(dense), weights.dense)
         if mode in ("hybrid", "bm25"):
             for index, score in self.keywords.search(question, pool):
-                chunk = self.keywords.chunks[index]
-                chunks.setdefault(chunk.id, chunk)
-                keyword[chunk.id] = score
+                keyword[self.keywords.ids[index]] = score
+            for chunk in self.store.get([cid for cid in keyword if cid not in chunks]):
+                chunks[chunk.id] = chunk
+            keyword = {cid: score for cid, score in keyword.items() if cid in chunks}
             add(list(keyword), weights.keyword)
         if vector is not None and self.sentences is not None and weights.sentence:
             candidates = list(chunks.values())

@@ -43,7 +43,7 @@ class SentenceIndex:
         if missing:
             split = [split_passages([c if isinstance(c, Passage) else as_passage(c)]) for c in missing]
             texts = [s.text for sents in split for s in sents]
-            vectors = self.embedder.embed_passages(texts) if texts else np.zeros((0, 384), np.float32)
+            vectors = self.embedder.embed_passages(texts) if texts else np.zeros((0, 0), np.float32)
             start = 0
             with self._lock:
                 for chunk, sents in zip(missing, split):

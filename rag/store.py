@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from collections.abc import Sequence
@@ -25,28 +26,60 @@ class DocumentInfo:
     chunks: int
 
 
+SERVER_CONNECT_TIMEOUT = 5.0  # seconds to reach a Chroma server before giving up
+SERVER_REQUEST_TIMEOUT = 300.0  # seconds for one request (a large batch of vectors) to be answered
+
+
+def _server_client(url: str, settings: Any) -> Any:
+    """An HttpClient on a Chroma server, checked first with a bounded heartbeat.
+
+    chromadb's own HTTP session has no timeout (a server that accepts but never answers would hang
+    the caller), so the heartbeat goes through urllib with a timeout, and the session gets one too.
+    """
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlparse
+
+    import chromadb
+
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise StoreError(f"RAG_CHROMA_URL {url!r} is not a URL like http://127.0.0.1:8000")
+    base = f"{parsed.scheme}://{parsed.netloc}"
+    try:
+        with urllib.request.urlopen(f"{base}/api/v2/heartbeat", timeout=SERVER_CONNECT_TIMEOUT) as reply:
+            reply.read()
+    except (OSError, urllib.error.URLError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise StoreError(
+            f"The Chroma server at {url} cannot be reached ({reason}). Start it with "
+            "`chroma run --path DIR --port PORT`, or unset RAG_CHROMA_URL to use the local store."
+        ) from None
+    try:
+        client = chromadb.HttpClient(
+            host=parsed.hostname,
+            port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+            ssl=parsed.scheme == "https",
+            settings=settings,
+        )
+        session = getattr(getattr(client, "_server", None), "_session", None)
+        if session is not None:
+            import httpx
+
+            session.timeout = httpx.Timeout(SERVER_REQUEST_TIMEOUT, connect=SERVER_CONNECT_TIMEOUT)
+        client.heartbeat()
+    except Exception as exc:
+        raise StoreError(f"The Chroma server at {url} cannot be used: {exc}") from exc
+    return client
+
+
 def _client(home: Path, url: str | None) -> Any:
     import chromadb
     from chromadb.config import Settings
 
     settings = Settings(anonymized_telemetry=False, allow_reset=False)
     if url:
-        from urllib.parse import urlparse
-
-        parsed = urlparse(url)
-        if not parsed.hostname:
-            raise StoreError(f"RAG_CHROMA_URL {url!r} is not a URL like http://127.0.0.1:8000")
-        try:
-            client = chromadb.HttpClient(
-                host=parsed.hostname,
-                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-                ssl=parsed.scheme == "https",
-                settings=settings,
-            )
-            client.heartbeat()
-        except Exception as exc:
-            raise StoreError(f"The Chroma server at {url} cannot be reached: {exc}") from exc
-        return client
+        return _server_client(url, settings)
     path = home / "chroma"
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -56,7 +89,11 @@ def _client(home: Path, url: str | None) -> Any:
 
 
 class WriteLock:
-    """An exclusive lock on the knowledge base for one writing process."""
+    """An exclusive lock on the knowledge base for one writing process.
+
+    flock is held by the open file, so the kernel releases it when its process dies, even by
+    SIGKILL: the file a killed writer leaves behind never blocks the next one.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -114,7 +151,9 @@ class ChromaStore:
         if stored_model and stored_model != model_id:
             raise StoreError(
                 f"The knowledge base {collection!r} was built with the embedding model "
-                f"{stored_model!r}, not {model_id!r}; use another --collection or rebuild it."
+                f"{stored_model!r}, not {model_id!r} (the one configured now). Re-embed it with the "
+                "new model (`rag ingest --reembed`, or Assistant(..., reembed=True)), go back to the "
+                "old model, or use another --collection."
             )
         self._vector_store: Any = None
 
@@ -127,8 +166,17 @@ class ChromaStore:
             self._vector_store = ChromaVectorStore(chroma_collection=self._collection)
         return self._vector_store
 
-    def lock(self) -> WriteLock:
-        """The write lock of this store (server stores are shared safely, so a no-op lock file)."""
+    def lock(self) -> WriteLock | contextlib.nullcontext[None]:
+        """The write lock of an embedded store; none with a server.
+
+        An embedded store is files that only one process may write at a time. A Chroma server
+        serialises the writes of all its clients itself, and its writers may be on other machines,
+        which a lock file on this host could not see anyway: server stores take no lock. Writers of
+        different documents never touch the same chunk ids; writers of the same document write the
+        same ids (upserts), so the last one wins and nothing is duplicated.
+        """
+        if self.url:
+            return contextlib.nullcontext()
         return WriteLock(self.home / f"{self.name}.lock")
 
     def count(self) -> int:
@@ -136,8 +184,13 @@ class ChromaStore:
         return int(self._collection.count())
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray, doc_key: str, total: int) -> None:
-        """Add chunks of one document (which has `total` chunks in all) with their vectors."""
-        from llama_index.core.schema import BaseNode, TextNode
+        """Write chunks of one document (which has `total` chunks in all) with their vectors.
+
+        Upserts, in one request: chunks already stored get the document's new hash, chunk count
+        and line numbers (Chroma's `add` would silently keep the old ones).
+        """
+        from llama_index.core.schema import TextNode
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
         nodes = [
             TextNode(
@@ -158,7 +211,13 @@ class ChromaStore:
             for c, vec in zip(chunks, vectors)
         ]
         if nodes:
-            self.vector_store.add(list[BaseNode](nodes))
+            # LlamaIndex's node format (what ChromaVectorStore.add writes), but upserted
+            self._collection.upsert(
+                ids=[n.node_id for n in nodes],
+                embeddings=[n.get_embedding() for n in nodes],
+                metadatas=[node_to_metadata_dict(n, remove_text=True, flat_metadata=True) for n in nodes],
+                documents=[n.text for n in nodes],
+            )
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
@@ -167,11 +226,25 @@ class ChromaStore:
 
     def chunks(self) -> list[tuple[Chunk, str]]:
         """Every stored chunk with its document key."""
-        got = self._collection.get(include=["documents", "metadatas"])
+        got = get_all(self._collection, ["documents", "metadatas"])
         return [
             (_chunk(i, text or "", meta or {}), str((meta or {}).get("doc_key", "")))
             for i, text, meta in zip(got["ids"], got["documents"], got["metadatas"])
         ]
+
+    def ids(self) -> list[str]:
+        """Ids of every stored chunk (no texts: cheap even for large stores)."""
+        return [str(i) for i in get_all(self._collection, [])["ids"]]
+
+    def get(self, ids: Sequence[str]) -> list[Chunk]:
+        """The stored chunks among `ids`, in the order given."""
+        found: dict[str, Chunk] = {}
+        for start in range(0, len(ids), 5000):
+            part = list(ids[start : start + 5000])
+            got = self._collection.get(ids=part, include=["documents", "metadatas"]) if part else None
+            for i, text, meta in zip(*((got["ids"], got["documents"], got["metadatas"]) if got else ())):
+                found[i] = _chunk(i, text or "", meta or {})
+        return [found[i] for i in ids if i in found]
 
     def documents(self) -> dict[str, DocumentInfo]:
         """The documents in the store by key, with their chunk counts.
@@ -179,7 +252,7 @@ class ChromaStore:
         A document whose chunks disagree on its hash or fall short of its chunk count was cut off
         mid-write; its hash is reported empty so the next ingestion redoes it.
         """
-        got = self._collection.get(include=["metadatas"])
+        got = get_all(self._collection, ["metadatas"])
         docs: dict[str, DocumentInfo] = {}
         expected: dict[str, int] = {}
         for meta in got["metadatas"]:
@@ -201,12 +274,11 @@ class ChromaStore:
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         """The k nearest chunks with their cosine similarity (read straight from the collection)."""
-        n = self.count()
-        if k <= 0 or n == 0:
-            return []
+        if k <= 0:  # no count() first: it costs ~10 ms a query at 100k chunks; Chroma returns
+            return []  # fewer than k results (none when empty) by itself
         got = self._collection.query(
             query_embeddings=[[float(x) for x in vector]],
-            n_results=min(k, n),
+            n_results=k,
             include=["documents", "metadatas", "distances"],
         )
         return [
@@ -215,6 +287,20 @@ class ChromaStore:
                 got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
             )
         ]
+
+
+def get_all(collection: Any, include: list[str], page: int = 5000) -> dict[str, list[Any]]:
+    """Every record of a collection, `page` at a time: one unpaged `get` fails beyond ~32k
+    records ("too many SQL variables", embedded Chroma 1.5)."""
+    out: dict[str, list[Any]] = {"ids": [], **{name: [] for name in include}}
+    offset = 0
+    while True:
+        got = collection.get(include=include, limit=page, offset=offset)
+        for name in out:
+            out[name].extend(got[name] or [])
+        offset += len(got["ids"])
+        if len(got["ids"]) < page:
+            return out
 
 
 def _chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:

@@ -9,6 +9,7 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 
+from rag.formats import describe_span
 from rag.schema import Answer, Citation, IngestReport
 from rag.store import DocumentInfo
 
@@ -40,9 +41,7 @@ def anchor(message_id: str, number: int) -> str:
 
 
 def _span(c: Citation) -> str:
-    if c.start_line == c.end_line:
-        return f"line {c.start_line}"
-    return f"lines {c.start_line}–{c.end_line}"
+    return describe_span(c.source, c.start_line, c.end_line, dash="–")
 
 
 def _find(text: str, quote: str) -> tuple[int, int] | None:

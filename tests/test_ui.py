@@ -185,8 +185,8 @@ def test_refused_uploads_leave_the_knowledge_base_unchanged(
     upload_served: str, upload_assistant: Assistant, tmp_path: Path
 ) -> None:
     before = upload_assistant.documents()
-    pdf = tmp_path / "report.pdf"
-    pdf.write_bytes(b"%PDF-1.4 not text")
+    sheet = tmp_path / "report.xlsx"  # .pdf is supported now
+    sheet.write_bytes(b"PK\x03\x04 not text")
     big = tmp_path / "huge.txt"
     with big.open("wb") as f:
         f.truncate(21 * 2**20)
@@ -197,15 +197,15 @@ def test_refused_uploads_leave_the_knowledge_base_unchanged(
 
     # through the handler, as the UI calls it after Gradio's own checks
     handlers = ui.ChatHandlers(upload_assistant)
-    message, _, _ = handlers.upload([str(p) for p in (pdf, big, empty, binary)], lambda *a, **k: None)
+    message, _, _ = handlers.upload([str(p) for p in (sheet, big, empty, binary)], lambda *a, **k: None)
     shown = html.unescape(message)
     assert shown.count("was not added") == 4
-    assert "unsupported file type .pdf" in shown and "20 MB limit" in shown and "empty" in shown
+    assert "unsupported file type .xlsx" in shown and "20 MB limit" in shown and "empty" in shown
     assert "binary" in shown
     # through the server: Gradio refuses the type and the size before the handler runs
     client = Client(upload_served, verbose=False)
     with pytest.raises(Exception, match=r"(?i)invalid file type"):
-        client.predict([handle_file(str(pdf))], api_name="/upload")
+        client.predict([handle_file(str(sheet))], api_name="/upload")
     where = urlsplit(upload_served)
     conn = http.client.HTTPConnection(where.hostname or "", where.port, timeout=30)
     body = b"--b\r\nContent-Disposition: form-data; name=files; filename=huge.txt\r\n\r\n"

@@ -90,7 +90,7 @@ class ExtractiveAnswerer:
             for s, vector in zip(held.sentences, held.vectors):
                 sents.append(Sentence(passage, rank, s.line, s.text, s.folded))
                 rows.append(vector)
-        return sents, (np.stack(rows) if rows else np.zeros((0, 384), np.float32))
+        return sents, (np.stack(rows) if rows else np.zeros((0, 0), np.float32))
 
     def terms(self, question: str) -> dict[str, float]:
         """Weighted content terms of the question (with translations for non-Chinese questions)."""

@@ -27,6 +27,7 @@ from rag.answer.extractive import ExtractiveAnswerer, abstain_text
 from rag.chunk import count_tokens
 from rag.config import LLMSettings
 from rag.errors import LLMError
+from rag.formats import describe_span
 from rag.schema import Answer, Passage
 from rag.tokens import is_chinese
 
@@ -87,11 +88,7 @@ def escape_passage(text: str) -> str:
 def passage_block(number: int, passage: Passage) -> str:
     """`[n] file, lines a-b` and the text between <passage> delimiters."""
     source = re.sub(r"[\x00-\x1f<>]", " ", passage.source)
-    span = (
-        f"line {passage.start_line}"
-        if passage.start_line == passage.end_line
-        else f"lines {passage.start_line}-{passage.end_line}"
-    )
+    span = describe_span(passage.source, passage.start_line, passage.end_line)
     return f"[{number}] {source}, {span}\n<passage>\n{escape_passage(passage.text)}\n</passage>"
 
 

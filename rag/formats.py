@@ -1,0 +1,250 @@
+"""Document formats: plain text, Markdown, HTML, PDF and DOCX to numbered, cleaned lines.
+
+Every format ends as `(number, text)` lines that go through the same cleaning
+(`rag.clean.clean_document`) and chunking. What the number of a `Line` — and so a citation's
+`start_line`/`end_line` — means depends on the format:
+
+- ``.txt``, ``.md``, ``.markdown``: the 1-based line number in the decoded file.
+- ``.html``, ``.htm``: the 1-based line of the HTML source where the paragraph's text starts. The
+  main text is extracted with trafilatura (navigation, headers, footers and other boilerplate
+  dropped), one paragraph, heading, list item or table row a line, and each line is found again in
+  the source text (tags, scripts and entities aside); a line that cannot be found takes the number
+  of the line before it.
+- ``.pdf``: the 1-based **page** number. Each extracted text line is a `Line` carrying its page's
+  number (lines soft-wrapped on a page are joined into one), so a span "lines 3-4" means pages 3-4.
+- ``.docx``: the 1-based **paragraph** index among the document's body paragraphs (empty ones
+  counted, as python-docx lists them). Table cells and headers/footers are not read.
+
+Text formats are decoded from UTF-8 (with or without BOM), else from the encoding
+charset-normalizer detects (GB18030, Big5, …); HTML first from UTF-8, then from a declared
+``<meta charset>`` when the bytes decode with it, else by detection.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import Callable
+
+from rag.chunk import continues
+from rag.clean import clean_document
+from rag.schema import Line
+
+Numbered = list[tuple[int, str]]
+
+
+class SkippedFile(Exception):
+    """A file that cannot be ingested; the message says why."""
+
+
+def decode(data: bytes) -> str:
+    """Bytes to text: UTF-8 (with or without BOM), else the encoding charset-normalizer detects."""
+    if b"\x00" in data[:8192]:
+        raise SkippedFile("it looks like a binary file (it contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise SkippedFile("its text encoding could not be recognised")
+    return str(best)
+
+
+def text_lines(data: bytes) -> Numbered:
+    """A text or Markdown file's lines, numbered as in the decoded file."""
+    return list(enumerate(decode(data).splitlines(), start=1))
+
+
+# ---- HTML ------------------------------------------------------------------------------------------
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+# Declared names mapped to the codec that decodes what pages labelled so actually contain.
+_CODEC_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "big5": "big5hkscs"}
+
+
+def declared_charset(data: bytes) -> str | None:
+    """The charset a page declares in a `<meta>` tag near its start, if any (lowercase)."""
+    match = _META_CHARSET.search(data[:8192])
+    return match.group(1).decode("ascii").lower() if match else None
+
+
+def decode_html(data: bytes) -> str:
+    """HTML bytes to text: UTF-8, else the declared meta charset if the bytes decode with it, else detect."""
+    if b"\x00" in data[:8192]:
+        raise SkippedFile("it looks like a binary file (it contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    declared = declared_charset(data)
+    if declared:
+        try:
+            return data.decode(_CODEC_ALIASES.get(declared, declared))
+        except (LookupError, UnicodeDecodeError):
+            pass  # unknown or wrong declaration: detect
+    return decode(data)
+
+
+_SKIPPED_MARKUP = re.compile(
+    r"<!--.*?-->|<(script|style|noscript|template|title)\b.*?</\1\s*>|<[^<>]*>", re.S | re.I
+)
+_NON_WORD = re.compile(r"\W+")
+_CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+_CJK_GAP = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
+_KEY_CHARS = 24
+
+
+def _source_text(source: str) -> tuple[str, list[int]]:
+    """The page's visible word characters in order, with the source line each one is on."""
+    parts: list[str] = []
+    numbers: list[int] = []
+    line, pos = 1, 0
+    for match in [*_SKIPPED_MARKUP.finditer(source), None]:
+        end = match.start() if match else len(source)
+        for i, piece in enumerate(source[pos:end].split("\n")):
+            line += 1 if i else 0
+            words = _NON_WORD.sub("", html.unescape(piece))
+            parts.append(words)
+            numbers.extend([line] * len(words))
+        if match:
+            line += match.group().count("\n")
+            pos = match.end()
+    return "".join(parts), numbers
+
+
+def _source_numbers(extracted: list[str], source: str) -> list[int]:
+    """For each extracted line, the source line where its text starts (searched in order)."""
+    text, numbers = _source_text(source)
+    found: list[int] = []
+    cursor, previous = 0, 1
+    for line in extracted:
+        key = _NON_WORD.sub("", line)[:_KEY_CHARS]
+        at = text.find(key, cursor) if key else -1
+        if at < 0 and key:
+            at = text.find(key)  # out of order (trafilatura may move a heading): search from the start
+        if at >= 0:
+            previous = numbers[at]
+            if at >= cursor:
+                cursor = at + len(key)
+        found.append(previous)
+    return found
+
+
+def html_lines(data: bytes) -> Numbered:
+    """The page's main text (boilerplate removed), numbered by the source line each line starts on."""
+    import trafilatura
+
+    source = decode_html(data)
+    try:
+        main = trafilatura.extract(
+            source, include_comments=False, include_tables=True, include_images=False, deduplicate=False
+        )
+    except Exception as exc:  # lxml or trafilatura on malformed markup
+        raise SkippedFile(f"its HTML could not be parsed ({type(exc).__name__})") from exc
+    if not main:
+        raise SkippedFile("no main text could be extracted from the page")
+    lines = [_CJK_GAP.sub("", line) for line in main.splitlines()]
+    return list(zip(_source_numbers(lines, source), lines))
+
+
+# ---- PDF -------------------------------------------------------------------------------------------
+
+
+def _join(left: str, right: str) -> str:
+    """Two parts of a soft-wrapped line: CJK joined directly, other text with a space or a dehyphenation."""
+    left, right = left.rstrip(), right.lstrip()
+    if re.search(rf"[{_CJK}]$", left) and re.match(rf"[{_CJK}]", right):
+        return left + right
+    if re.search(r"[A-Za-z]-$", left) and right[:1].islower():
+        return left[:-1] + right
+    return f"{left} {right}"
+
+
+def _unwrap(lines: list[str]) -> list[str]:
+    """Join the lines of one page that were soft-wrapped (long, no end punctuation)."""
+    joined: list[str] = []
+    for line in (x for x in lines if x.strip()):
+        if joined and continues(joined[-1], 1, 2):
+            joined[-1] = _join(joined[-1], line)
+        else:
+            joined.append(line.strip())
+    return joined
+
+
+def pdf_lines(data: bytes) -> Numbered:
+    """A PDF's text layer, one entry per (unwrapped) line, numbered by page (1-based)."""
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise SkippedFile("it is an encrypted PDF")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except SkippedFile:
+        raise
+    except Exception as exc:  # pypdf raises many kinds on damaged files
+        raise SkippedFile(f"it is not a readable PDF ({type(exc).__name__}: {exc})"[:200]) from exc
+    numbered = [(n, line) for n, text in enumerate(pages, start=1) for line in _unwrap(text.splitlines())]
+    if not numbered:
+        raise SkippedFile("its PDF has no text layer (a scanned document?)")
+    return numbered
+
+
+# ---- DOCX ------------------------------------------------------------------------------------------
+
+
+def docx_lines(data: bytes) -> Numbered:
+    """A Word document's body paragraphs, numbered by paragraph index (1-based)."""
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+        paragraphs = [p.text for p in document.paragraphs]
+    except Exception as exc:  # not a zip, no word/document.xml, bad XML…
+        raise SkippedFile(f"it is not a readable Word document ({type(exc).__name__}: {exc})"[:200]) from exc
+    return [(n, line) for n, text in enumerate(paragraphs, start=1) for line in text.splitlines()]
+
+
+READERS: dict[str, Callable[[bytes], Numbered]] = {
+    ".txt": text_lines,
+    ".md": text_lines,
+    ".markdown": text_lines,
+    ".html": html_lines,
+    ".htm": html_lines,
+    ".pdf": pdf_lines,
+    ".docx": docx_lines,
+}
+SUFFIXES = tuple(READERS)
+
+
+def span_unit(source: str) -> str:
+    """What a citation's numbers count for a document name: "page" (PDF), "paragraph" (DOCX), else "line"."""
+    suffix = source[source.rfind(".") :].lower() if "." in source else ""
+    return {".pdf": "page", ".docx": "paragraph"}.get(suffix, "line")
+
+
+def describe_span(source: str, start: int, end: int, dash: str = "-") -> str:
+    """A citation's span for people: "line 3", "lines 41-43", "page 2", "paragraphs 3-4"."""
+    unit = span_unit(source)
+    return f"{unit} {start}" if start == end else f"{unit}s {start}{dash}{end}"
+
+
+def clean_numbered(numbered: Numbered) -> list[Line]:
+    """Clean numbered lines with `clean_document`, keeping each kept line's own number."""
+    pieces = [(n, piece) for n, text in numbered for piece in (text.splitlines() or [""])]
+    kept = clean_document("\n".join(text for _, text in pieces))
+    return [Line(pieces[line.number - 1][0], line.text) for line in kept]
+
+
+def extract_lines(suffix: str, data: bytes) -> list[Line]:
+    """A file's cleaned lines, numbered as the format's docstring above says; SkippedFile if it can't."""
+    reader = READERS.get(suffix.lower())
+    if reader is None:
+        raise SkippedFile(f"unsupported file type {suffix or '(none)'!r}; supported: {', '.join(SUFFIXES)}")
+    if reader is text_lines:
+        return clean_document(decode(data))
+    return clean_numbered(reader(data))

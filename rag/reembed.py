@@ -1,0 +1,59 @@
+"""Re-embedding: rebuild a knowledge base whose vectors came from another embedding model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rag.bundled import bundled_files
+from rag.config import Settings
+from rag.ingest import BUNDLED_PREFIX
+from rag.store import WriteLock, _client, get_all
+
+
+def _pending(settings: Settings) -> Path:
+    return settings.home / f"rag-{settings.collection}.reembed.json"
+
+
+def _paths(keys: list[str]) -> list[Path]:
+    bundled = {p.name: p for p in bundled_files()}
+    out = []
+    for key in sorted(set(keys)):
+        if key.startswith(BUNDLED_PREFIX):
+            if key.removeprefix(BUNDLED_PREFIX) in bundled:
+                out.append(bundled[key.removeprefix(BUNDLED_PREFIX)])
+        elif key and Path(key).exists():
+            out.append(Path(key))
+    return out
+
+
+def drop_for_model(settings: Settings, model_id: str) -> list[Path]:
+    """When the collection was built with another model than `model_id`, drop it and return the
+    files it held, to be ingested again with the new model; [] when there is nothing to rebuild.
+
+    The list of files is written beside the store before the collection is dropped, and read back
+    until `done` is called, so a rebuild cut short is finished by the next `--reembed`.
+    """
+    pending = _pending(settings)
+    keys: list[str] = json.loads(pending.read_text(encoding="utf-8")) if pending.exists() else []
+    client = _client(settings.home, settings.chroma_url)
+    name = f"rag-{settings.collection}"
+    try:
+        collection = client.get_collection(name)
+    except Exception:  # no such collection: nothing stored yet
+        return _paths(keys)
+    stored = (collection.metadata or {}).get("embedding_model")
+    if not stored or stored == model_id:
+        return _paths(keys)
+    with WriteLock(settings.home / f"{name}.lock"):
+        metas = get_all(collection, ["metadatas"])["metadatas"]
+        keys += [str((m or {}).get("doc_key", "")) for m in metas]
+        pending.parent.mkdir(parents=True, exist_ok=True)
+        pending.write_text(json.dumps(sorted(set(keys)), ensure_ascii=False), encoding="utf-8")
+        client.delete_collection(name)
+    return _paths(keys)
+
+
+def done(settings: Settings) -> None:
+    """Forget the files of a finished rebuild."""
+    _pending(settings).unlink(missing_ok=True)

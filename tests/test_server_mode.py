@@ -1,0 +1,197 @@
+"""Server mode (RAG_CHROMA_URL): a real `chroma run` server on 127.0.0.1, written and read like the
+embedded store; several processes write through it at once; an unreachable server fails fast."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag import Assistant, Settings, StoreError
+from rag.clean import fold
+
+pytestmark = pytest.mark.server
+ROOT = Path(__file__).resolve().parent.parent
+CHROMA = Path(sys.executable).parent / "chroma"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a Chroma server started for this module (killed at its end)."""
+    chroma = str(CHROMA) if CHROMA.exists() else shutil.which("chroma")
+    if chroma is None:
+        pytest.skip("the chroma command is not installed")
+    data = tmp_path_factory.mktemp("chroma-server")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1) as reply:
+                    reply.read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"chroma run did not start (exit {proc.poll()})")
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _doc(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_bundled_corpus_through_the_server_answers_like_the_embedded_store(
+    server: str, assistant: Assistant, tmp_path: Path
+) -> None:
+    start = time.monotonic()
+    remote = Assistant(Settings(home=tmp_path / "home", chroma_url=server), show_progress=False)
+    elapsed = time.monotonic() - start
+    print(f"bundled corpus indexed through the server in {elapsed:.2f} s")
+    assert remote.store.count() == assistant.store.count() > 300
+    assert not (tmp_path / "home" / "chroma").exists()  # nothing stored locally but the caches
+    assert [(d.source, d.chunks) for d in remote.documents()] == [
+        (d.source, d.chunks) for d in assistant.documents()
+    ]
+    answer = remote.ask("软银和英伟达在日本建设的AI工厂有多少算力？")
+    assert re.search(r"25\s*艾", fold(answer.text))
+    assert answer.citations[0].source == "002_76ca57ada4fcd65d.txt"
+    assert remote.ask("法国的首都是哪里？").abstained
+    report = remote.ingest([ROOT / "rag" / "corpus"])
+    assert len(report.unchanged) == 5 and not report.added and not report.updated
+
+
+def test_incremental_update_and_prune_through_the_server(server: str, tmp_path: Path) -> None:
+    text = "# 报告\n\n蓝鲸公司在2030年建成了一座海底数据中心，功率为42兆瓦。\n"
+    folder = _doc(tmp_path / "docs", "whale.md", text)
+    remote = Assistant(
+        Settings(home=tmp_path / "home", collection="incremental", chroma_url=server),
+        bundled=False,
+        show_progress=False,
+    )
+    assert remote.ingest([folder]).added == ["whale.md"]
+    assert "42兆瓦" in remote.ask("蓝鲸公司的海底数据中心功率是多少？").text
+    _doc(folder, "whale.md", "# 报告\n\n蓝鲸公司在2031年建成了一座海底数据中心，功率为50兆瓦。\n")
+    report = remote.ingest([folder])
+    assert report.updated == ["whale.md"] and report.chunks == 1
+    answer = remote.ask("蓝鲸公司的海底数据中心功率是多少？")
+    assert "50兆瓦" in answer.text and answer.citations[0].quote_line == 3
+    assert remote.ingest([folder]).unchanged == ["whale.md"]  # the update left a complete document
+    # a document whose path this client cannot see may live on another machine: --prune of
+    # another folder keeps it; --prune of its own folder removes it
+    (folder / "whale.md").unlink()
+    other = _doc(tmp_path / "other", "fox.md", "# 赤狐\n\n赤狐公司的数据中心功率为17兆瓦。\n")
+    report = remote.ingest([other], prune=True)
+    assert report.added == ["fox.md"] and report.removed == [] and report.chunks == 2
+    report = remote.ingest([folder], prune=True)
+    assert report.removed == ["whale.md"] and report.chunks == 1
+
+
+def test_two_processes_writing_at_once_lose_nothing(server: str, tmp_path: Path) -> None:
+    folders = []
+    for side, topic in (("a", "蓝鲸"), ("b", "赤狐")):
+        folder = tmp_path / side
+        for n in range(1, 7):
+            text = f"# {topic}{n}\n\n{topic}公司第{n}座数据中心的功率为{n * 11}兆瓦。\n"
+            _doc(folder, f"{side}{n}.md", text)
+        folders.append(folder)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    # one home on one host for both: in server mode no lock file stands between the writers
+    env.update(RAG_HOME=str(tmp_path / "home"), RAG_CHROMA_URL=server, RAG_COLLECTION="shared")
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "rag", "ingest", str(f)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for f in folders
+    ]
+    outputs = [w.communicate(timeout=120) for w in writers]
+    assert [w.returncode for w in writers] == [0, 0], outputs
+    remote = Assistant(
+        Settings(home=tmp_path / "reader", collection="shared", chroma_url=server),
+        bundled=False,
+        show_progress=False,
+    )
+    docs = remote.documents()
+    assert sorted(d.source for d in docs) == sorted(f"{s}{n}.md" for s in "ab" for n in range(1, 7))
+    assert all(d.chunks == 1 and d.sha256 for d in docs)
+    ids = [c.id for c, _ in remote.store.chunks()]
+    assert len(ids) == len(set(ids)) == remote.store.count() == 12
+
+
+@pytest.mark.parametrize("where", ["embedded", "server"])
+def test_two_collections_in_one_home_are_independent(server: str, tmp_path: Path, where: str) -> None:
+    url = server if where == "server" else None
+    home = tmp_path / "home"
+
+    def kb(name: str) -> Assistant:
+        settings = Settings(home=home, collection=f"{where}-{name}", chroma_url=url)
+        return Assistant(settings, bundled=False, show_progress=False)
+
+    one, two = kb("one"), kb("two")
+    one.ingest([_doc(tmp_path / "one", "fox.md", "# 赤狐\n\n赤狐公司的数据中心功率为17兆瓦。\n")])
+    two.ingest([_doc(tmp_path / "two", "owl.md", "# 白鸮\n\n白鸮公司的数据中心功率为23兆瓦。\n")])
+    assert [d.source for d in one.documents()] == ["fox.md"]
+    assert [d.source for d in two.documents()] == ["owl.md"]
+    assert "17兆瓦" in one.ask("赤狐公司的数据中心功率是多少？").text
+    assert one.ask("白鸮公司的数据中心功率是多少？").citations[0].source == "fox.md"
+    (tmp_path / "one" / "fox.md").unlink()
+    assert one.ingest([tmp_path / "one"], prune=True).removed == ["fox.md"]
+    assert one.store.count() == 0 and [d.source for d in kb("two").documents()] == ["owl.md"]
+
+
+def test_an_unreachable_server_is_a_clear_error_within_seconds(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    start = time.monotonic()
+    with pytest.raises(StoreError, match=re.escape(url)) as caught:
+        Assistant(Settings(home=tmp_path / "home", chroma_url=url), show_progress=False)
+    elapsed = time.monotonic() - start
+    print(f"unreachable server reported in {elapsed:.3f} s: {caught.value}")
+    assert elapsed < 5
+    assert "chroma run" in str(caught.value)
+
+
+def test_a_silent_server_times_out_instead_of_hanging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag.store
+
+    monkeypatch.setattr(rag.store, "SERVER_CONNECT_TIMEOUT", 0.5)
+    with socket.socket() as silent:  # accepts connections (backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        start = time.monotonic()
+        with pytest.raises(StoreError, match="timed out"):
+            Assistant(Settings(home=tmp_path / "home", chroma_url=url), show_progress=False)
+        assert time.monotonic() - start < 3
