@@ -1,7 +1,7 @@
 """Source-cited question answering over a collection of documents."""
 
 from rag.assistant import Assistant
-from rag.config import LLMSettings, Settings
+from rag.config import EmbeddingSettings, LLMSettings, Settings
 from rag.errors import InputError, LLMError, RagError, StoreBusyError, StoreError
 from rag.schema import Answer, Chunk, Citation, IngestReport, Passage
 
@@ -10,6 +10,7 @@ __all__ = [
     "Assistant",
     "Chunk",
     "Citation",
+    "EmbeddingSettings",
     "IngestReport",
     "InputError",
     "LLMError",

@@ -13,7 +13,10 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # The suite's assistants answer offline unless a test gives them an LLM of its own.
-for _name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "RAG_LLM_MODEL", "RAG_CHROMA_URL", "RAG_COLLECTION"):
+for _name in (
+    "OPENAI_API_KEY", "OPENAI_BASE_URL", "RAG_LLM_MODEL", "RAG_CHROMA_URL", "RAG_COLLECTION",
+    "RAG_EMBEDDING_URL", "RAG_EMBEDDING_MODEL", "RAG_EMBEDDING_KEY", "RAG_TEST_CRASH_AFTER",
+):
     os.environ.pop(_name, None)
 
 ROOT = Path(__file__).resolve().parent.parent
