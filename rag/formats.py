@@ -38,14 +38,21 @@ class SkippedFile(Exception):
     """A file that cannot be ingested; the message says why."""
 
 
-def decode(data: bytes) -> str:
-    """Bytes to text: UTF-8 (with or without BOM), else the encoding charset-normalizer detects."""
+def _utf8(data: bytes) -> str | None:
+    """The text if the bytes are UTF-8 (with or without BOM); binary data is refused."""
     if b"\x00" in data[:8192]:
         raise SkippedFile("it looks like a binary file (it contains NUL bytes)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        pass
+        return None
+
+
+def decode(data: bytes) -> str:
+    """Bytes to text: UTF-8 (with or without BOM), else the encoding charset-normalizer detects."""
+    text = _utf8(data)
+    if text is not None:
+        return text
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
@@ -74,12 +81,9 @@ def declared_charset(data: bytes) -> str | None:
 
 def decode_html(data: bytes) -> str:
     """HTML bytes to text: UTF-8, else the declared meta charset if the bytes decode with it, else detect."""
-    if b"\x00" in data[:8192]:
-        raise SkippedFile("it looks like a binary file (it contains NUL bytes)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
+    text = _utf8(data)
+    if text is not None:
+        return text
     declared = declared_charset(data)
     if declared:
         try:
