@@ -88,6 +88,8 @@ class Assistant:
         return [found.get(i, "") for i in ids]
 
     def _check(self, question: str) -> str:
+        if isinstance(question, str):  # lone surrogates ("\ud800") cannot be encoded: drop them
+            question = question.encode("utf-8", "ignore").decode("utf-8")
         if not isinstance(question, str) or not question.strip():
             raise InputError("The question is empty: type a question about the documents.")
         question = question.strip()

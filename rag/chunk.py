@@ -58,14 +58,14 @@ def _pieces(lines: list[Line], max_tokens: int) -> Iterator[tuple[int, str, int]
             yield line.number, line.text, tokens
             continue
         run, run_tokens = "", 0
-        for sentence in sentences(line.text):
+        for sentence in sentences(line.text, strip=False):  # the spaces between sentences stay
             n = count_tokens(sentence)
-            if run and run_tokens + n > max_tokens:
-                yield line.number, run, run_tokens
+            if run.strip() and run_tokens + n > max_tokens:
+                yield line.number, run.strip(), run_tokens
                 run, run_tokens = "", 0
             run, run_tokens = run + sentence, run_tokens + n
-        if run:
-            yield line.number, run, run_tokens
+        if run.strip():
+            yield line.number, run.strip(), run_tokens
 
 
 def chunk_id(source: str, text: str, occurrence: int) -> str:

@@ -44,7 +44,9 @@ def _utf8(data: bytes) -> str | None:
         raise SkippedFile("it looks like a binary file (it contains NUL bytes)")
     try:
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":  # UTF-8 cut off inside the last character
+            return data[: exc.start].decode("utf-8-sig")
         return None
 
 

@@ -59,9 +59,10 @@ def tokenize(text: str) -> list[str]:
     return words(folded) + bigrams(folded)
 
 
-def sentences(text: str) -> list[str]:
-    """Split text into sentences at Chinese and Western end punctuation and newlines."""
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+def sentences(text: str, strip: bool = True) -> list[str]:
+    """Split text into sentences at Chinese and Western end punctuation and newlines; `strip=False`
+    keeps the whitespace around them, so that they join back into the text."""
+    return [s.strip() if strip else s for s in _SENTENCE.findall(text) if s.strip()]
 
 
 def is_chinese(text: str) -> bool:
