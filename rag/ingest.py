@@ -22,9 +22,10 @@ log = logging.getLogger("rag")
 BUNDLED_PREFIX = "bundled:"
 
 
-def doc_key(path: Path) -> str:
+def doc_key(path: Path, bundled: set[Path] | None = None) -> str:
     """How a document is known in the store: bundled ones by name, others by absolute path."""
-    bundled = {p.resolve() for p in bundled_files()}
+    if bundled is None:
+        bundled = {p.resolve() for p in bundled_files()}
     return BUNDLED_PREFIX + path.name if path.resolve() in bundled else str(path.resolve())
 
 
@@ -91,8 +92,9 @@ def ingest(
         known = store.documents()
         todo: list[tuple[str, Document]] = []
         seen: set[str] = set()
+        bundled = {p.resolve() for p in bundled_files()}  # once, not once per file
         for path in files:
-            key = doc_key(path)
+            key = doc_key(path, bundled)
             if key in seen:
                 continue
             seen.add(key)

@@ -16,7 +16,6 @@ from rag.answer.evidence import (
     split_passages,
     split_question,
 )
-from rag.clean import fold
 from rag.embed import Embedder
 from rag.schema import Answer, Citation, Passage
 from rag.sentences import SentenceIndex
@@ -100,16 +99,17 @@ class ExtractiveAnswerer:
     def _score(self, question: str, sents: list[Sentence], vectors: np.ndarray | None) -> list[Scored]:
         terms = self.terms(question)
         wanted = expectation(question, self.translate)
-        context: dict[str, float] = {}
         sims = (
             vectors @ self.embedder.embed_query(question)
             if vectors is not None and self.embedder is not None and len(sents)
             else np.zeros(len(sents))
         )
+        folded_passages: dict[str, str] = {}
+        for s in sents:  # the passages' folded text, from their already folded sentences
+            folded_passages[s.passage.id] = folded_passages.get(s.passage.id, "") + s.folded
+        context = {pid: coverage(terms, text) for pid, text in folded_passages.items()}
         scored = []
         for index, (s, sim) in enumerate(zip(sents, sims)):
-            if s.passage.id not in context:
-                context[s.passage.id] = coverage(terms, fold(s.passage.text))
             lexical = 0.6 * coverage(terms, s.folded) + 0.4 * context[s.passage.id]
             typed = wanted.met_by(s.folded)
             value = float(sim) + self.lexical_weight * lexical + 0.05 / (s.rank + 1)

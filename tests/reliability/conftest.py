@@ -7,6 +7,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Every property: 200 examples, the same ones each run (CI is deterministic), no per-example deadline.
+# The autouse network guard in tests/conftest.py is function-scoped, which Hypothesis would flag.
+settings.register_profile(
+    "reliability",
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+settings.load_profile("reliability")
 
 
 @dataclass

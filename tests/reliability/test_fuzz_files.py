@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rag.formats import decode, decode_html
@@ -67,12 +67,6 @@ def _check(path: Path, data: bytes) -> str:
     return "document"
 
 
-@settings(
-    max_examples=200,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
 @given(data=CONTENTS, suffix=SUFFIXES)
 @example(data=TEXT.encode("gb18030"), suffix=".txt")
 @example(data=TEXT.encode("big5"), suffix=".txt")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rag.bundled import bundled_files
@@ -47,12 +47,6 @@ def _squash(text: str) -> str:
     return "".join(text.split())
 
 
-@settings(
-    max_examples=200,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
 @given(question=QUESTIONS)
 @example(question="")
 @example(question="\ud800")  # bug: UnicodeEncodeError in the embedder
