@@ -1,4 +1,4 @@
-"""Reliability suite: counters the property tests record, and a summary line per property at the end."""
+"""Reliability suite: what each check tried, injected and lost, summed up in a table at the end."""
 
 from __future__ import annotations
 
@@ -23,11 +23,15 @@ settings.load_profile("reliability")
 
 @dataclass
 class Counter:
-    """Inputs a property was tried on, and how many of them raised an unexpected error."""
+    """One check's figures: inputs tried, faults injected, unexpected errors, chunks lost or duplicated,
+    and free-form outcomes (e.g. "abstained 12", "p95 ms 140")."""
 
     tried: int = 0
+    faults: int = 0
     errors: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict)
+    lost: int = 0
+    duplicated: int = 0
+    outcomes: dict[str, int | float | str] = field(default_factory=dict)
 
 
 _STATS: dict[str, Counter] = {}
@@ -46,27 +50,37 @@ def _record(name: str) -> Iterator[Counter]:
 
 @pytest.fixture(scope="session")
 def record() -> Callable[..., object]:
-    """`with record("property name") as counter:` around one example; `counter.outcomes` for detail."""
+    """`with record("check name") as counter:` around one input; an exception counts as an error.
+    Set `counter.faults`, `.lost`, `.duplicated` and `.outcomes[...]` inside."""
     return _record
 
 
 def note(counter: Counter, outcome: str) -> None:
-    counter.outcomes[outcome] = counter.outcomes.get(outcome, 0) + 1
+    value = counter.outcomes.get(outcome, 0)
+    counter.outcomes[outcome] = value + 1 if isinstance(value, int) else 1
 
 
 @pytest.fixture(scope="session")
 def outcome() -> Callable[[Counter, str], None]:
-    """`outcome(counter, "answer")`: count what an example ended as."""
+    """`outcome(counter, "answer")`: count what an input ended as."""
     return note
+
+
+def _detail(counter: Counter) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counter.outcomes.items()))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not _STATS:
         return
-    terminalreporter.section("reliability properties")
-    for name, counter in _STATS.items():
-        detail = ", ".join(f"{k} {v}" for k, v in sorted(counter.outcomes.items()))
-        terminalreporter.write_line(
-            f"{name}: {counter.tried} inputs tried, {counter.errors} errors"
-            + (f" ({detail})" if detail else "")
-        )
+    terminalreporter.section("reliability figures")
+    rows = [("check", "inputs", "faults", "errors", "lost chunks", "duplicated chunks", "detail")]
+    for name, c in _STATS.items():
+        rows.append((name, str(c.tried), str(c.faults), str(c.errors), str(c.lost), str(c.duplicated), _detail(c)))
+    total = [sum(getattr(c, f) for c in _STATS.values()) for f in ("tried", "faults", "errors", "lost", "duplicated")]
+    rows.append(("total", *(str(t) for t in total), ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        terminalreporter.write_line("| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |")
+        if i == 0:
+            terminalreporter.write_line("|" + "|".join("-" * (w + 2) for w in widths) + "|")
