@@ -11,6 +11,7 @@ from pathlib import Path
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.guard import safe_answer, without_links
 from rag.answer.llm import LLMAnswerer
 from rag.bundled import bundled_files
 from rag.config import Settings
@@ -101,9 +102,16 @@ class Assistant:
             )
         return question
 
+    def _passages(self, k: int) -> int:
+        limit = self.settings.max_passages
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limit:
+            raise InputError(f"The number of passages must be a whole number from 1 to {limit}, not {k!r}.")
+        return k
+
     def retrieve(self, question: str, k: int = 5, mode: str | None = None) -> list[Passage]:
-        """The k passages that best match the question, best first."""
+        """The k passages that best match the question, best first (k at most `max_passages`)."""
         question = self._check(question)
+        k = self._passages(k)
         with self._lock:
             retriever = self.retriever
         return retriever.retrieve(question, k=k, mode=mode or self.settings.mode)
@@ -153,16 +161,17 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         question = self._check(question)
         llm = None if offline else self.llm
-        top_k = k or (llm.settings.top_k if llm else self.settings.top_k)
+        top_k = k or min(llm.settings.top_k if llm else self.settings.top_k, self.settings.max_passages)
         passages = self.retrieve(question, k=top_k, mode=mode)
         with self._lock:
             answerer = self.extractive
         if llm is None:
-            answer = answerer.answer(question, passages)
+            answer = safe_answer(answerer.answer(question, passages))
             yield answer.text
             yield answer
             return
-        yield from llm.respond(question, passages, answerer, stream, fallback_k=k or self.settings.top_k)
+        for item in llm.respond(question, passages, answerer, stream, fallback_k=k or self.settings.top_k):
+            yield safe_answer(item) if isinstance(item, Answer) else without_links(item)
 
     def chat(
         self, history: History, question: str, k: int | None = None, mode: str | None = None
@@ -176,7 +185,14 @@ class Assistant:
 
     def ingest(self, paths: Iterable[str | Path], prune: bool = False) -> IngestReport:
         """Add or update documents (files or folders); unchanged ones are skipped."""
-        report = ingest(self.store, self.embedder, paths, prune=prune, show_progress=self._show_progress)
+        report = ingest(
+            self.store,
+            self.embedder,
+            paths,
+            prune=prune,
+            show_progress=self._show_progress,
+            max_file_bytes=self.settings.max_file_bytes,
+        )
         self._reload()
         return report
 

@@ -41,10 +41,6 @@ def _print_answer(answer: object, streamed: str | None = None) -> None:
             flag += "  (inferred)" if c.inferred else ""
             print(f"  [{c.number}] {c.source}, {span}{flag}")
             print(f"      “{c.quote}”")
-    if answer.unsupported:
-        print("\nNot supported by the cited passages:")
-        for sentence in answer.unsupported:
-            print(f"  - {sentence}")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

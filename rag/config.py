@@ -10,6 +10,9 @@ from pathlib import Path
 from rag.errors import InputError
 
 MAX_QUESTION_CHARS = 2000
+MAX_PASSAGES = 20
+MAX_FILE_MB = 20.0
+MAX_ANSWER_TOKENS = 1024
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 
 
@@ -52,6 +55,7 @@ class LLMSettings:
     max_retries: int = 2
     top_k: int = 8
     temperature: float | None = 0.0
+    max_tokens: int = MAX_ANSWER_TOKENS  # the longest answer the model may write
 
     def __post_init__(self) -> None:
         if self.context_tokens < 100:
@@ -60,6 +64,8 @@ class LLMSettings:
             raise InputError(f"The LLM timeout must be positive, not {self.timeout}")
         if self.max_retries < 0 or self.top_k < 1:
             raise InputError("max_retries must be 0 or more and top_k at least 1")
+        if self.max_tokens < 16:
+            raise InputError(f"The answer length limit must be at least 16 tokens, not {self.max_tokens}")
 
     @classmethod
     def from_env(cls) -> LLMSettings | None:
@@ -74,6 +80,7 @@ class LLMSettings:
             model=os.environ.get("RAG_LLM_MODEL", "").strip() or DEFAULT_LLM_MODEL,
             context_tokens=int(_env_number("RAG_LLM_CONTEXT", 6000, int)),
             timeout=float(_env_number("RAG_LLM_TIMEOUT", 30.0, float)),
+            max_tokens=int(_env_number("RAG_LLM_MAX_TOKENS", MAX_ANSWER_TOKENS, int)),
         )
 
 
@@ -130,7 +137,11 @@ class Settings:
     chroma_url: str | None = field(default_factory=lambda: os.environ.get("RAG_CHROMA_URL") or None)
     top_k: int = 5
     mode: str = "hybrid"
-    max_question_chars: int = MAX_QUESTION_CHARS
+    max_question_chars: int = field(
+        default_factory=lambda: int(_env_number("RAG_MAX_QUESTION_CHARS", MAX_QUESTION_CHARS, int))
+    )
+    max_passages: int = field(default_factory=lambda: int(_env_number("RAG_MAX_PASSAGES", MAX_PASSAGES, int)))
+    max_file_mb: float = field(default_factory=lambda: _env_number("RAG_MAX_FILE_MB", MAX_FILE_MB, float))
     llm: LLMSettings | None = field(default_factory=LLMSettings.from_env)
     embedding: EmbeddingSettings | None = field(default_factory=EmbeddingSettings.from_env)
 
@@ -143,3 +154,12 @@ class Settings:
             )
         if self.top_k < 1:
             raise InputError(f"top_k must be at least 1, not {self.top_k}")
+        if self.max_question_chars < 1 or self.max_passages < 1 or self.max_file_mb <= 0:
+            raise InputError("The question, passage and file size limits must be positive")
+        if self.top_k > self.max_passages:
+            raise InputError(f"top_k={self.top_k} is over the limit of {self.max_passages} passages")
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The largest file that is read, in bytes."""
+        return int(self.max_file_mb * 2**20)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,10 +14,11 @@ from rag.answer.evidence import split_passages
 from rag.bundled import bundled_files
 from rag.chunk import chunk_document
 from rag.embed import Embedder
-from rag.load import SkippedFile, find_files, read_document
+from rag.load import MAX_FILE_BYTES, SkippedFile, find_files, read_document
 from rag.schema import Document, IngestReport
 from rag.sentences import as_passage
 from rag.store import ChromaStore
+from rag.store_faults import WRITE_ERRNOS, write_failure
 
 log = logging.getLogger("rag")
 BUNDLED_PREFIX = "bundled:"
@@ -78,6 +80,7 @@ def ingest(
     paths: Iterable[str | Path],
     prune: bool = False,
     show_progress: bool = True,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> IngestReport:
     """Add new and changed documents, skip unchanged ones.
 
@@ -99,7 +102,7 @@ def ingest(
                 continue
             seen.add(key)
             try:
-                doc = read_document(path)
+                doc = read_document(path, max_bytes=max_file_bytes)
             except SkippedFile as exc:
                 report.skipped[str(path)] = str(exc)
                 log.warning("Skipped %s: %s", path, exc)
@@ -108,12 +111,19 @@ def ingest(
                 report.unchanged.append(doc.source)
                 continue
             todo.append((key, doc))
+        if todo or prune:
+            store.check_writable()  # a read-only store fails here, before any embedding work
         chunked = [(key, doc, chunk_document(doc)) for key, doc in todo]
         bar = _progress(sum(len(c) for _, _, c in chunked), show_progress)
         for key, doc, chunks in chunked:
-            vectors = embedder.embed_passages([c.text for c in chunks], progress=bar.update)  # type: ignore[attr-defined]
-            # sentence vectors too (into the embedding cache): answers and reranking read them
-            embedder.embed_passages([s.text for c in chunks for s in split_passages([as_passage(c)])])
+            try:
+                vectors = embedder.embed_passages([c.text for c in chunks], progress=bar.update)  # type: ignore[attr-defined]
+                # sentence vectors too (into the embedding cache): answers and reranking read them
+                embedder.embed_passages([s.text for c in chunks for s in split_passages([as_passage(c)])])
+            except (OSError, sqlite3.Error) as exc:  # the embedding cache beside the store: same disk
+                if isinstance(exc, OSError) and exc.errno not in WRITE_ERRNOS:
+                    raise
+                raise write_failure(store.home, exc) from exc
             old = store.ids_of(key) if key in known else []
             new_ids = {c.id for c in chunks}
             # Crash-safe order: write the whole new version (one upsert), then drop what is stale.

@@ -19,6 +19,18 @@ __all__ = ["MAX_FILE_BYTES", "SUFFIXES", "SkippedFile", "decode", "find_files", 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
+def size_text(n: int) -> str:
+    """A byte count for people: "20 MB", "1.5 MB", "300 KB".
+
+    Example:
+        >>> size_text(20 * 2**20), size_text(1536 * 1024), size_text(300 * 1024)
+        ('20 MB', '1.5 MB', '300 KB')
+    """
+    if n >= 2**20:
+        return f"{n / 2**20:.1f}".removesuffix(".0") + " MB"
+    return f"{max(1, round(n / 1024))} KB"
+
+
 def find_files(paths: Iterable[str | Path]) -> list[Path]:
     """Expand files and folders into the supported files they hold; a missing path is an error.
 
@@ -41,8 +53,9 @@ def find_files(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def read_document(path: Path, source: str | None = None) -> Document:
-    """Read, decode and clean one file; raises SkippedFile with the reason when it cannot."""
+def read_document(path: Path, source: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> Document:
+    """Read, decode and clean one file; raises SkippedFile with the reason when it cannot (over
+    `max_bytes` among them)."""
     if path.suffix.lower() not in SUFFIXES:
         raise SkippedFile(
             f"unsupported file type {path.suffix or '(none)'!r}; supported: {', '.join(SUFFIXES)}"
@@ -51,10 +64,8 @@ def read_document(path: Path, source: str | None = None) -> Document:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
             raise SkippedFile("it is not a regular file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise SkippedFile(
-                f"it is {info.st_size / 2**20:.0f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit"
-            )
+        if info.st_size > max_bytes:
+            raise SkippedFile(f"it is {size_text(info.st_size)}, over the {size_text(max_bytes)} limit")
         data = path.read_bytes()
     except OSError as exc:
         raise SkippedFile(f"it could not be read ({exc.strerror or exc})") from exc

@@ -77,6 +77,8 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     abstained: bool = False
     mode: Literal["extractive", "llm"] = "extractive"
+    # sentences of a model's reply taken out of `text` because the passages do not support them; kept
+    # for inspection through the API, never shown as part of the answer
     unsupported: list[str] = field(default_factory=list)
     notice: str = ""
     standalone: str = ""  # the follow-up question rewritten to stand alone (chat), else ""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import numpy as np
 
 from rag.errors import StoreBusyError, StoreError
 from rag.schema import Chunk
+from rag.store_faults import unwritable, write_failure
 
 
 @dataclass
@@ -85,6 +87,11 @@ def _client(home: Path, url: str | None) -> Any:
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=settings)
     except Exception as exc:
+        if unwritable(path) is not None:  # Chroma writes as it opens: a read-only store cannot open
+            raise StoreError(
+                f"The knowledge base folder {path} is not writable, and Chroma cannot open it without "
+                "writing. Give this user write permission to it, or set RAG_HOME to a writable folder."
+            ) from exc
         raise StoreError(f"The knowledge base at {path} cannot be opened: {exc}") from exc
 
 
@@ -100,8 +107,11 @@ class WriteLock:
         self._fd: int | None = None
 
     def __enter__(self) -> WriteLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise write_failure(self.path.parent, exc) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -112,8 +122,12 @@ class WriteLock:
                 "Wait for it to finish, or share one index between processes with a Chroma server "
                 "(set RAG_CHROMA_URL)."
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+        except OSError as exc:
+            os.close(fd)
+            raise write_failure(self.path.parent, exc) from exc
         self._fd = fd
         return self
 
@@ -133,6 +147,7 @@ class ChromaStore:
         self.url = url
         self.name = f"rag-{collection}"
         self.model_id = model_id
+        self.folder = home / "chroma"  # where an embedded store keeps its files
         self._client = _client(home, url)
         try:
             self._collection = self._client.get_or_create_collection(
@@ -179,9 +194,44 @@ class ChromaStore:
             return contextlib.nullcontext()
         return WriteLock(self.home / f"{self.name}.lock")
 
+    def check_writable(self) -> None:
+        """Raise a StoreError before any work when an embedded store's files cannot be written."""
+        if not self.url and unwritable(self.folder) is not None:
+            raise write_failure(self.folder, PermissionError(errno.EACCES, "not writable"))
+
+    @contextlib.contextmanager
+    def _guard(self, action: str, write: bool = False) -> Iterator[None]:
+        """Chroma's failures as StoreErrors that say what went wrong and what to do."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._failure(action, exc, write) from exc
+
+    def _failure(self, action: str, exc: Exception, write: bool) -> StoreError:
+        if self.url:
+            import httpx
+
+            if isinstance(exc, (httpx.TransportError, OSError)):
+                reason = str(exc) or type(exc).__name__
+                return StoreError(
+                    f"The Chroma server at {self.url} cannot be reached to {action} ({reason})."
+                    " Start it again (`chroma run --path DIR --port PORT`) and retry: this session "
+                    "reconnects by itself."
+                )
+            return StoreError(f"The Chroma server at {self.url} failed to {action}: {exc}")
+        if write:
+            return write_failure(self.folder, exc)
+        return StoreError(
+            f"The knowledge base in {self.folder} could not {action} ({exc}). If it was damaged, "
+            "move the folder away and ingest the documents again."
+        )
+
     def count(self) -> int:
         """Number of chunks."""
-        return int(self._collection.count())
+        with self._guard("count the chunks"):
+            return int(self._collection.count())
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray, doc_key: str, total: int) -> None:
         """Write chunks of one document (which has `total` chunks in all) with their vectors.
@@ -212,21 +262,24 @@ class ChromaStore:
         ]
         if nodes:
             # LlamaIndex's node format (what ChromaVectorStore.add writes), but upserted
-            self._collection.upsert(
-                ids=[n.node_id for n in nodes],
-                embeddings=[n.get_embedding() for n in nodes],
-                metadatas=[node_to_metadata_dict(n, remove_text=True, flat_metadata=True) for n in nodes],
-                documents=[n.text for n in nodes],
-            )
+            with self._guard("store chunks", write=True):
+                self._collection.upsert(
+                    ids=[n.node_id for n in nodes],
+                    embeddings=[n.get_embedding() for n in nodes],
+                    metadatas=[node_to_metadata_dict(n, remove_text=True, flat_metadata=True) for n in nodes],
+                    documents=[n.text for n in nodes],
+                )
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
         if ids:
-            self.vector_store.delete_nodes(node_ids=list(ids))
+            with self._guard("remove chunks", write=True):
+                self.vector_store.delete_nodes(node_ids=list(ids))
 
     def chunks(self) -> list[tuple[Chunk, str]]:
         """Every stored chunk with its document key."""
-        got = get_all(self._collection, ["documents", "metadatas"])
+        with self._guard("read the chunks"):
+            got = get_all(self._collection, ["documents", "metadatas"])
         return [
             (_chunk(i, text or "", meta or {}), str((meta or {}).get("doc_key", "")))
             for i, text, meta in zip(got["ids"], got["documents"], got["metadatas"])
@@ -234,14 +287,16 @@ class ChromaStore:
 
     def ids(self) -> list[str]:
         """Ids of every stored chunk (no texts: cheap even for large stores)."""
-        return [str(i) for i in get_all(self._collection, [])["ids"]]
+        with self._guard("read the chunk ids"):
+            return [str(i) for i in get_all(self._collection, [])["ids"]]
 
     def get(self, ids: Sequence[str]) -> list[Chunk]:
         """The stored chunks among `ids`, in the order given."""
         found: dict[str, Chunk] = {}
         for start in range(0, len(ids), 5000):
             part = list(ids[start : start + 5000])
-            got = self._collection.get(ids=part, include=["documents", "metadatas"]) if part else None
+            with self._guard("read chunks"):
+                got = self._collection.get(ids=part, include=["documents", "metadatas"]) if part else None
             for i, text, meta in zip(*((got["ids"], got["documents"], got["metadatas"]) if got else ())):
                 found[i] = _chunk(i, text or "", meta or {})
         return [found[i] for i in ids if i in found]
@@ -252,7 +307,8 @@ class ChromaStore:
         A document whose chunks disagree on its hash or fall short of its chunk count was cut off
         mid-write; its hash is reported empty so the next ingestion redoes it.
         """
-        got = get_all(self._collection, ["metadatas"])
+        with self._guard("list the documents"):
+            got = get_all(self._collection, ["metadatas"])
         docs: dict[str, DocumentInfo] = {}
         expected: dict[str, int] = {}
         for meta in got["metadatas"]:
@@ -270,17 +326,19 @@ class ChromaStore:
 
     def ids_of(self, doc_key: str) -> list[str]:
         """Ids of the chunks of one document."""
-        return list(self._collection.get(where={"doc_key": doc_key}, include=[])["ids"])
+        with self._guard("read a document's chunks"):
+            return list(self._collection.get(where={"doc_key": doc_key}, include=[])["ids"])
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         """The k nearest chunks with their cosine similarity (read straight from the collection)."""
         if k <= 0:  # no count() first: it costs ~10 ms a query at 100k chunks; Chroma returns
             return []  # fewer than k results (none when empty) by itself
-        got = self._collection.query(
-            query_embeddings=[[float(x) for x in vector]],
-            n_results=k,
-            include=["documents", "metadatas", "distances"],
-        )
+        with self._guard("search the chunks"):
+            got = self._collection.query(
+                query_embeddings=[[float(x) for x in vector]],
+                n_results=k,
+                include=["documents", "metadatas", "distances"],
+            )
         return [
             (_chunk(i, text or "", meta or {}), 1.0 - float(distance))
             for i, text, meta, distance in zip(

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import InputError, RagError
-from rag.load import MAX_FILE_BYTES, SUFFIXES, SkippedFile, read_document
+from rag.load import SUFFIXES, SkippedFile, read_document, size_text
 from rag.schema import Answer
 from rag.ui_render import (
     CSS,
@@ -46,7 +46,6 @@ log = logging.getLogger("rag.ui")
 MODES = ("hybrid", "dense", "bm25")
 CONCURRENCY = 4  # questions answered at once; the rest wait in the queue
 QUEUE_SIZE = 100
-MAX_TOP_K = 20
 INSTALL_HINT = "The web UI needs gradio: pip install 'rag-cited[ui]'"
 EMPTY_HINT = "Type a question first — or click one of the examples below."
 Message = dict[str, Any]
@@ -113,7 +112,7 @@ class ChatHandlers:
         if not question:
             yield message or "", history, turns, render_hint(EMPTY_HINT)
             return
-        k = max(1, min(MAX_TOP_K, int(top_k or self.assistant.settings.top_k)))
+        k = max(1, min(self.assistant.settings.max_passages, int(top_k or self.assistant.settings.top_k)))
         mode = mode if mode in MODES else self.assistant.settings.mode
         message_id = uuid.uuid4().hex[:10]
         asked = [*history, {"role": "user", "content": render_user(question)}]
@@ -153,8 +152,7 @@ class ChatHandlers:
             log.exception("listing documents failed")
             return render_hint("The document list could not be read; see the server log.", "refused")
 
-    @staticmethod
-    def refusal(path: Path) -> str:
+    def refusal(self, path: Path) -> str:
         """Why an uploaded file cannot be added, or "" when it can."""
         if path.suffix.lower() not in SUFFIXES:
             kind = path.suffix or "(no extension)"
@@ -163,10 +161,11 @@ class ChatHandlers:
             size = path.stat().st_size
         except OSError:
             return "the upload could not be read"
-        if size > MAX_FILE_BYTES:
-            return f"it is {size / 2**20:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit"
+        limit = self.assistant.settings.max_file_bytes
+        if size > limit:
+            return f"it is {size_text(size)}, over the {size_text(limit)} limit"
         try:
-            read_document(path)
+            read_document(path, max_bytes=limit)
         except SkippedFile as exc:
             return str(exc)
         return ""
@@ -239,7 +238,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     gr = import_gradio(assistant.settings.home)
     h = ChatHandlers(assistant)
     settings = assistant.settings
-    limit_mb = MAX_FILE_BYTES // 2**20
+    limit = size_text(settings.max_file_bytes)
 
     def on_upload(files: list[str] | None, progress: Any = gr.Progress()) -> tuple[str, str, None]:  # noqa: B008
         return h.upload(files, progress)
@@ -273,14 +272,18 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     gr.Examples([[q] for q in EXAMPLES], inputs=[message], label="Examples")
                 with gr.Accordion("Settings", open=False):
                     top_k = gr.Slider(
-                        1, MAX_TOP_K, value=settings.top_k, step=1, label="Passages to retrieve (top-k)"
+                        1,
+                        settings.max_passages,
+                        value=settings.top_k,
+                        step=1,
+                        label="Passages to retrieve (top-k)",
                     )
                     mode = gr.Radio(list(MODES), value=settings.mode, label="Retrieval mode")
                     new_chat = gr.Button("New conversation", size="sm")
             with gr.Tab("Documents", id="documents") as docs_tab:
                 docs = gr.HTML(elem_id="rag-docs")
                 files = gr.File(
-                    label=f"Add documents ({', '.join(SUFFIXES)}; up to {limit_mb} MB each)",
+                    label=f"Add documents ({', '.join(SUFFIXES)}; up to {limit} each)",
                     file_count="multiple",
                     file_types=list(SUFFIXES),
                     type="filepath",
@@ -303,6 +306,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         chatbot.clear(lambda: ([], ""), None, [turns, status], api_visibility="private")
     app.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     app.rag_home = settings.home
+    app.rag_max_file_bytes = settings.max_file_bytes
     return app
 
 
@@ -323,7 +327,7 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: boo
         server_port=port,
         share=False,
         prevent_thread_lock=True,
-        max_file_size=MAX_FILE_BYTES,
+        max_file_size=getattr(app, "rag_max_file_bytes", None),
         blocked_paths=_blocked_paths(Path(home)) if home else None,
         show_error=False,
         run_history=False,

@@ -128,12 +128,6 @@ def render_answer(answer: Answer, message_id: str) -> str:
         parts.append(f'<div class="rag-hint">Understood as: {esc(standalone)}</div>')
     if answer.notice:
         parts.append(f'<div class="rag-notice">⚠ {esc(answer.notice)}</div>')
-    if answer.unsupported:
-        items = "".join(f"<li>{esc(s)}</li>" for s in answer.unsupported)
-        parts.append(
-            '<div class="rag-notice">⚠ Not supported by the cited passages (treat with care):'
-            f"<ul>{items}</ul></div>"
-        )
     if answer.citations:
         mode = "LLM" if answer.mode == "llm" else "extractive"
         sources = "".join(_source(c, message_id, answer.mode) for c in answer.citations)

@@ -119,7 +119,7 @@ def test_out_of_range_citations_are_dropped(assistant: Assistant, llm: ScriptedL
     assert [c.verified for c in answer.citations] == [True]
 
 
-def test_a_number_missing_from_its_passage_is_unverified_and_listed(
+def test_a_sentence_whose_number_is_not_in_its_passage_is_removed_and_listed(
     assistant: Assistant, llm: ScriptedLLM
 ) -> None:
     a = make(assistant, llm)
@@ -127,8 +127,9 @@ def test_a_number_missing_from_its_passage_is_unverified_and_listed(
     llm.script(f"日本的AI工厂将拥有25艾字节算力[{n}]。它将服务8000万客户[{n}]。")
     answer = a.ask(COMPUTE)
     assert answer.mode == "llm" and answer.unsupported == ["它将服务8000万客户。"]
-    assert [c.verified for c in answer.citations] == [False]  # cited for a claim it does not hold
-    assert "not supported" in answer.notice
+    assert answer.text == "日本的AI工厂将拥有25艾字节算力[1]。" and "8000万" not in answer.text
+    assert [c.verified for c in answer.citations] == [True]  # what is left is what the passage holds
+    assert "1 sentence of the model's answer was removed" in answer.notice
 
 
 def test_an_answer_without_citations_gets_an_inferred_citation(
@@ -243,7 +244,10 @@ def test_streaming_yields_pieces_as_they_arrive_then_the_checked_answer(
 ) -> None:
     a = make(assistant, llm)
     n = number_of(a, COMPUTE, "25艾字节")
-    text = f"软银和英伟达在日本建设的AI工厂将拥有25艾字节的AI算力[{n}]。"
+    first = f"软银和英伟达在日本建设的AI工厂将拥有25艾字节的AI算力[{n}]。"
+    second = f"这座AI工厂的算力为25艾字节[{n}]。"
+    planted = "Visit https://evil.example/?q=secret now. "
+    text = first + planted + second
     llm.script(Reply(text=text, chunk_delay=0.05))
     pieces: list[tuple[float, str]] = []
     final = None
@@ -252,10 +256,13 @@ def test_streaming_yields_pieces_as_they_arrive_then_the_checked_answer(
             final = item
         else:
             pieces.append((time.monotonic(), item))
-    assert "".join(p for _, p in pieces) == text and len(pieces) > 5
-    assert pieces[-1][0] - pieces[0][0] > 0.05 * (len(pieces) - 2)  # not buffered until the end
+    # whole checked sentences as they complete: the first well before the reply ends, the
+    # unsupported one with its link never
+    assert [p.strip() for _, p in pieces] == [first, second]
+    assert pieces[1][0] - pieces[0][0] > 0.05 * 10  # not buffered until the end
     assert llm.requests[0]["json"]["stream"] is True
-    assert final is not None and final.mode == "llm" and final.text == text.replace(f"[{n}]", "[1]")
+    assert final is not None and final.mode == "llm" and "evil" not in final.text
+    assert final.text.replace(" ", "") == (first + second).replace(f"[{n}]", "[1]")
     assert final.citations[0].verified and final.citations[0].source == "002_76ca57ada4fcd65d.txt"
 
 
@@ -354,10 +361,10 @@ def test_planted_instructions_stay_inside_the_passage_delimiters_and_are_not_obe
     # obeying is not verified: the product shows the quoted passage and says why
     assert answer.mode == "extractive" and "PWNED" not in answer.text and "42兆瓦" in answer.text
     assert "not supported by the passages" in answer.notice
-    # a half-obeying reply keeps its verified sentence and lists the planted output as unsupported
+    # a half-obeying reply keeps its verified sentence; the planted output is taken out of it
     half = a.ask(question)
-    assert half.mode == "llm" and half.unsupported == ["PWNED"]
-    assert "1 sentence is not supported" in half.notice
+    assert half.mode == "llm" and "PWNED" not in half.text and half.unsupported == ["PWNED"]
+    assert "1 sentence of the model's answer was removed" in half.notice
     assert [c.verified for c in half.citations] == [True]  # [1] does hold the first sentence
 
 

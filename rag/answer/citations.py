@@ -58,7 +58,8 @@ _MEASURE = "个|座|年|倍|家|名|人|位|次|台|款|种|项|月|日|天|颗|
 _SCALE_RE = "|".join(p for p, _ in _SCALES)
 _UNIT_RE = "|".join(f"(?:{p})" for p, _, _ in _UNITS)
 _TAIL = rf"\s*(?P<scale>{_SCALE_RE})?\s*(?P<unit>{_UNIT_RE})?"
-_ARABIC = re.compile(rf"(?<![a-z0-9.])(?P<num>\d+(?:\.\d+)?){_TAIL}")
+# (not the digits of a code such as 7f3a9: letters then digits again right after the number)
+_ARABIC = re.compile(rf"(?<![a-z0-9.])(?P<num>\d+(?:\.\d+)?)(?![a-z]+\d){_TAIL}")
 _CN_NUMERAL = "[零〇一二两三四五六七八九十百千]+"
 _CHINESE = re.compile(
     rf"(?<!百分之)(?<![\d.])(?P<num>{_CN_NUMERAL})(?P<scale>万亿|亿|万)?(?=(?P<unit>{_UNIT_RE})|{_MEASURE})"
@@ -314,16 +315,19 @@ class Verified:
     supported: int = 0
 
 
-def verify(answer: str, passages: Sequence[Passage]) -> Verified:
+def verify(answer: str, passages: Sequence[Passage], drop_unsupported: bool = False) -> Verified:
     """Check every sentence of an answer against the passages it cites ([1] is passages[0]).
 
     Out-of-range markers are dropped; a sentence that cites nothing is checked against its
     best-matching passage, attached as an inferred citation when it holds some of the sentence's
     evidence (and, when the model cited nothing at all and nothing matched, the best passage anyway).
+    With `drop_unsupported`, sentences that do not check out are removed from the text (still listed
+    in `unsupported`) and their citations do not count.
     """
     evidence = dict(enumerate(Evidence.of(p) for p in passages))
     uses: dict[int, _Use] = {}
     plan: list[tuple[int, int, list[int], bool]] = []  # sentence span, passage indexes, inferred
+    removed: set[int] = set()  # starts of the sentences taken out
     result = Verified(answer)
     claims: list[Claim] = []
     for start, end in split_sentences(answer):
@@ -338,10 +342,14 @@ def verify(answer: str, passages: Sequence[Passage]) -> Verified:
             best = max(scores, key=lambda i: scores[i])
             cited, inferred = ([best], True) if scores[best] > 0 else ([], False)
         if claim is not None:
-            claims.append(claim)
             outcome = check(claim, {i: evidence[i] for i in cited})
             result.supported += outcome.supported
             result.unsupported += [] if outcome.supported else [claim.text]
+            if drop_unsupported and not outcome.supported:
+                removed.add(start)
+                plan.append((start, end, [], False))
+                continue
+            claims.append(claim)
         for i in cited:
             use = uses.setdefault(i, _Use())
             use.explicit |= not inferred
@@ -352,17 +360,18 @@ def verify(answer: str, passages: Sequence[Passage]) -> Verified:
                     use.quote, use.quote_score = best_quote(claim, evidence[i]), outcome.scores[i]
         plan.append((start, end, cited, inferred))
     result.dropped = list(dict.fromkeys(result.dropped))
-    result.claims = len(claims)
+    result.claims = len(claims) + (len(result.unsupported) if drop_unsupported else 0)
     if not uses and evidence and claims:
         # The model cited nothing and no sentence matched: still point at the best passage.
         totals = {i: sum(check(c, {i: e}).scores[i] for c in claims) for i, e in evidence.items()}
         best = max(totals, key=lambda i: totals[i])
         uses[best] = _Use(quote=best_quote(claims[0], evidence[best]))
-        last = max(k for k, (s, e, _, _) in enumerate(plan) if Claim.of(strip_markers(answer[s:e])))
+        kept = [k for k, (s, e, _, _) in enumerate(plan) if s not in removed]
+        last = max(k for k in kept if Claim.of(strip_markers(answer[plan[k][0] : plan[k][1]])))
         plan[last] = (plan[last][0], plan[last][1], [best], True)
     order = list(dict.fromkeys(i for _, _, cited, _ in plan for i in cited))
     number = {i: n for n, i in enumerate(order, start=1)}
-    result.text = _rewrite(answer, plan, number, len(passages))
+    result.text = _rewrite(answer, plan, number, len(passages), removed)
     for i in order:
         use, p = uses[i], passages[i]
         quote = use.quote or best_quote(None, evidence[i])
@@ -377,10 +386,12 @@ def verify(answer: str, passages: Sequence[Passage]) -> Verified:
 
 
 def _rewrite(
-    answer: str, plan: list[tuple[int, int, list[int], bool]], number: dict[int, int], n: int
+    answer: str,
+    plan: list[tuple[int, int, list[int], bool]],
+    number: dict[int, int], n: int, removed: set[int]
 ) -> str:
-    """The answer with markers renumbered to the citations, out-of-range ones removed and inferred
-    ones appended to their sentences."""
+    """The answer with markers renumbered to the citations, out-of-range ones removed, inferred
+    ones appended to their sentences, and the `removed` sentences (by start) left out."""
 
     def renumber(m: re.Match[str]) -> str:
         kept = [number[k - 1] for k in parse_markers(m.group(0))[0] if 1 <= k <= n and k - 1 in number]
@@ -390,6 +401,10 @@ def _rewrite(
     parts: list[str] = []
     last = 0
     for start, end, cited, inferred in plan:
+        if start in removed:
+            parts.append(answer[last:start].rstrip(" \t") if parts else "")
+            last = end
+            continue
         piece = _MARKER.sub(renumber, answer[start:end])
         if inferred:
             body = piece.rstrip()

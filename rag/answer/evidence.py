@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.chunk import continues
 from rag.clean import fold
@@ -23,7 +23,9 @@ _ASKS_NUMBER = re.compile(
 )
 _ASKS_DATE = re.compile(
     r"什么时候|何时|哪一?年|哪一?天|几月|几号|哪个月|日期"
-    r"|\bwhen\b|what (year|date|day|month)|which (year|date|day)"
+    # "when" asks a date only as a question word ("when did…"), not as a conjunction ("when he explained…")
+    r"|\bwhen (did|does|do|is|was|were|will|would|has|have|had|can|could)\b"
+    r"|what (year|date|day|month)|which (year|date|day)"
 )
 
 
@@ -102,14 +104,17 @@ _DURATION = re.compile(
     r"(秒|分钟|小时|天|周|星期|个月|年|seconds?|minutes?|hours?|days?|weeks?|months?|years?)"
 )
 _MONEY = re.compile(
-    r"(\d|[一二两三四五六七八九十百千万亿])\s*(美元|元|美金|刀|亿|万)|\$\s*\d|\d\s*(dollars|usd|yuan|billion|million)"
+    # a bare 亿/万 is money only when no counter follows: "1040亿个晶体管" counts things
+    # (a magnitude alone is no amount: "万亿参数")
+    r"(\d|[一二两三四五六七八九十])[\d.,百千万亿]*\s*(美元|元|美金|刀|(亿|万)(?![个台颗人名家次座款种项条位]))"
+    r"|\$\s*\d|\d\s*(dollars|usd|yuan|billion|million)"
 )
 _ASKS_DURATION = re.compile(
     r"多长时间|多久|多少(分钟|小时|天|年)|how long|how many (minutes|hours|days|weeks|months|years)"
 )
 _ASKS_MONEY = re.compile(
-    r"多少钱|售价|价格|价钱|造价|成本|花费|投资了?多少|多少(美元|元|亿美元)"
-    r"|how much money|\bcost|\bprice|how much .*(invest|pay|spend)"
+    r"多少钱|售价|价格|价钱|造价|成本|花费|投资了?多少|多少(美元|元|亿美元)|市值|估值"
+    r"|how much money|\bcost|\bprice|how much .*(invest|pay|spend)|market (value|cap)|valuation"
 )
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.、)]\s*")
 _COUNTERS = "人名家个位次倍座台款种项颗条"
@@ -122,12 +127,15 @@ class Expectation:
     kind: str = ""  # "", "number", "date", "duration", "money"
     unit: str = ""  # for a count: the counter asked for (`多少人` → `人`)
     things: tuple[str, ...] = ()  # what is counted (`多少算力` → 算力; `how many chips` → 芯片, …)
+    given: tuple[str, ...] = ()  # numbers the question itself holds: they are context, not the answer
 
     def met_by(self, folded: str) -> bool:
         """Does the (folded) sentence hold something of this kind."""
         if not self.kind:
             return True
         text = _CODE.sub(" ", _LIST_NUMBER.sub("", folded))
+        for number in self.given:
+            text = re.sub(rf"(?<![\d.]){re.escape(number)}(?![\d.])", " ", text)
         if self.kind == "date":
             return bool(_DATE.search(text))
         if self.kind == "duration":
@@ -136,11 +144,15 @@ class Expectation:
             return bool(_MONEY.search(text))
         text = _DATE.sub(" ", text)  # a year is not an amount
         if self.unit:
-            return bool(re.search(rf"(\d|[一二两三四五六七八九十百千万亿几数])\s*{self.unit}", text))
+            # "350多个", "十余家": an approximate count still counts
+            # a lone 一 before the counter is the article ("一个由AI驱动的未来"), not a count
+            count = r"(\d|[二两三四五六七八九十百千万亿几数]|一(?=[十百千万亿]))"
+            return bool(re.search(rf"{count}\s*[多余]?\s*{self.unit}", text))
         if self.things:
             near = "|".join(re.escape(t) for t in self.things)
             quantity = r"(\d|[一二两三四五六七八九十百千万亿几数])"
-            return bool(re.search(rf"{quantity}[^。，,；;！？]{{0,8}}?({near})", text))
+            # the counted noun may follow a counter and a name: "九个 nvlink 交换机"
+            return bool(re.search(rf"{quantity}[^。，,；;！？]{{0,12}}?({near})", text))
         return bool(_NUMBER.search(text))
 
 
@@ -151,6 +163,13 @@ def expectation(question: str, translate: Callable[[str], list[list[str]]] | Non
     dictionary translations of the noun after "how many".
     """
     folded = fold(question)
+    kind = _kind(folded, translate)
+    given = tuple(dict.fromkeys(re.findall(r"\d+(?:\.\d+)?", _CODE.sub(" ", folded))))
+    return replace(kind, given=given) if kind.kind else kind
+
+
+def _kind(folded: str, translate: Callable[[str], list[list[str]]] | None) -> Expectation:
+    """The expectation of a folded question, before the numbers it gives are noted."""
     if _ASKS_DURATION.search(folded):
         return Expectation("duration")
     if _ASKS_MONEY.search(folded):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.answer.citations import is_instruction
 from rag.answer.evidence import (
     Sentence,
     coverage,
@@ -111,11 +112,13 @@ class ExtractiveAnswerer:
         scored = []
         for index, (s, sim) in enumerate(zip(sents, sims)):
             lexical = 0.6 * coverage(terms, s.folded) + 0.4 * context[s.passage.id]
-            typed = wanted.met_by(s.folded)
+            typed = wanted.met_by(s.folded) and not is_instruction(s.folded)  # planted text is never quoted
             value = float(sim) + self.lexical_weight * lexical + 0.05 / (s.rank + 1)
             value += (0.2 if wanted.kind else 0.0) if typed else -0.3
             if len(s.folded) < 8:
                 value -= 0.5
+            if not wanted.kind and s.folded.rstrip().endswith(("?", "？")):
+                value -= 0.15  # a sentence that asks (a rhetorical heading) seldom answers an open question
             scored.append(Scored(s, value, float(sim), lexical, typed, index))
         return sorted(scored, key=lambda x: -x.score)
 
@@ -188,6 +191,8 @@ def _quote(item: Scored, sents: list[Sentence]) -> str:
     text = s.text
     before = sents[item.index - 1] if item.index > 0 else None
     after = sents[item.index + 1] if item.index + 1 < len(sents) else None
+    before = before if before and not is_instruction(before.folded) else None
+    after = after if after and not is_instruction(after.folded) else None
     if before and before.passage.id == s.passage.id and _ANAPHOR.match(s.folded) and len(s.folded) < 40:
         text = before.text + text
     if (

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from rag.answer.citations import parse_markers, verify
 from rag.answer.extractive import ExtractiveAnswerer, abstain_text
+from rag.answer.guard import VerifiedStream
 from rag.chunk import count_tokens
 from rag.config import LLMSettings
 from rag.errors import LLMError
@@ -165,7 +166,12 @@ class LLMClient:
             return self._client
 
     def _request(self, messages: list[dict[str, str]], stream: bool) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": self.settings.model, "messages": messages, "stream": stream}
+        params: dict[str, Any] = {
+            "model": self.settings.model,
+            "messages": messages,
+            "stream": stream,
+            "max_tokens": self.settings.max_tokens,
+        }
         if self.settings.temperature is not None:
             params["temperature"] = self.settings.temperature
         return params
@@ -262,14 +268,21 @@ class LLMAnswerer:
         messages = answer_messages(question, chosen)
         finish = _Finish()
         pieces: list[str] = []
+        gate = VerifiedStream(chosen)  # only whole, checked sentences are shown while it streams
+        shown = False
         try:
             source = self.client.stream if stream else self.client.complete
             for piece in source(messages, finish):
                 pieces.append(piece)
-                yield piece
+                if text := gate.feed(piece):
+                    shown = True
+                    yield text
         except EndpointError as exc:
-            yield from self._fallback(question, passages[:fallback_k], extractive, str(exc), not pieces)
+            yield from self._fallback(question, passages[:fallback_k], extractive, str(exc), not shown)
             return
+        if text := gate.close():
+            shown = True
+            yield text
         reply = "".join(pieces).strip()
         if not reply:
             why = f"The LLM endpoint {self.client.endpoint} returned an empty answer."
@@ -278,10 +291,10 @@ class LLMAnswerer:
         if says_not_found(reply, len(chosen)):
             yield Answer(question, abstain_text(question), abstained=True, mode="llm")
             return
-        checked = verify(reply, chosen)
+        checked = verify(reply, chosen, drop_unsupported=True)
         if not checked.supported:
             why = "The language model's answer is not supported by the passages it was given."
-            yield from self._fallback(question, passages[:fallback_k], extractive, why, not pieces)
+            yield from self._fallback(question, passages[:fallback_k], extractive, why, not shown)
             return
         notes = []
         if checked.dropped:
@@ -289,7 +302,11 @@ class LLMAnswerer:
             notes.append(f"The model cited {cited}, which it was not given; removed.")
         if checked.unsupported:
             n = len(checked.unsupported)
-            notes.append(f"{n} sentence{'s are' if n > 1 else ' is'} not supported by the passages cited.")
+            notes.append(
+                f"{n} sentence{'s' if n > 1 else ''} of the model's answer {'were' if n > 1 else 'was'} "
+                "removed: the passages do not support "
+                + ("them." if n > 1 else "it.")
+            )
         if finish.reason == "length":
             notes.append("The answer was cut off at the model's length limit.")
         yield Answer(

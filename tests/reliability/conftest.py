@@ -74,11 +74,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not _STATS:
         return
     terminalreporter.section("reliability figures")
+    fields = ("tried", "faults", "errors", "lost", "duplicated")
     rows = [("check", "inputs", "faults", "errors", "lost chunks", "duplicated chunks", "detail")]
     for name, c in _STATS.items():
-        rows.append((name, str(c.tried), str(c.faults), str(c.errors), str(c.lost), str(c.duplicated), _detail(c)))
-    total = [sum(getattr(c, f) for c in _STATS.values()) for f in ("tried", "faults", "errors", "lost", "duplicated")]
-    rows.append(("total", *(str(t) for t in total), ""))
+        rows.append((name, *(str(getattr(c, f)) for f in fields), _detail(c)))
+    rows.append(("total", *(str(sum(getattr(c, f) for c in _STATS.values())) for f in fields), ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for i, row in enumerate(rows):
         terminalreporter.write_line("| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |")
