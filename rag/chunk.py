@@ -68,14 +68,19 @@ def _pieces(lines: list[Line], max_tokens: int) -> Iterator[tuple[int, str, int]
             yield line.number, run.strip(), run_tokens
 
 
-def chunk_id(source: str, text: str, occurrence: int) -> str:
-    """A stable id from the document name, the chunk text and its occurrence number."""
-    digest = hashlib.sha256(f"{source}\x00{text}\x00{occurrence}".encode()).hexdigest()
+def chunk_id(key: str, text: str, occurrence: int) -> str:
+    """A stable id from the document's key, the chunk text and its occurrence number."""
+    digest = hashlib.sha256(f"{key}\x00{text}\x00{occurrence}".encode()).hexdigest()
     return digest[:32]
 
 
-def chunk_document(doc: Document, max_tokens: int = MAX_TOKENS, min_tokens: int = MIN_TOKENS) -> list[Chunk]:
-    """Merge a document's kept lines into chunks of at most `max_tokens` (a longer sentence stays whole)."""
+def chunk_document(
+    doc: Document, max_tokens: int = MAX_TOKENS, min_tokens: int = MIN_TOKENS, key: str | None = None
+) -> list[Chunk]:
+    """Merge a document's kept lines into chunks of at most `max_tokens` (a longer sentence stays whole).
+
+    Chunk ids derive from `key` (how the store knows the document, its path), else its name: two
+    files of the same name in different folders that share a paragraph keep separate chunks."""
     groups: list[list[tuple[int, str]]] = []
     current: list[tuple[int, str]] = []
     size = 0
@@ -102,7 +107,7 @@ def chunk_document(doc: Document, max_tokens: int = MAX_TOKENS, min_tokens: int 
         seen[text] = occurrence + 1
         chunks.append(
             Chunk(
-                id=chunk_id(doc.source, text, occurrence),
+                id=chunk_id(key or doc.source, text, occurrence),
                 source=doc.source,
                 text=text,
                 start_line=group[0][0],

@@ -113,7 +113,7 @@ def ingest(
             todo.append((key, doc))
         if todo or prune:
             store.check_writable()  # a read-only store fails here, before any embedding work
-        chunked = [(key, doc, chunk_document(doc)) for key, doc in todo]
+        chunked = [(key, doc, chunk_document(doc, key=key)) for key, doc in todo]
         bar = _progress(sum(len(c) for _, _, c in chunked), show_progress)
         for key, doc, chunks in chunked:
             try:

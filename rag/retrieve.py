@@ -133,6 +133,20 @@ class KeywordIndex:
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
 
+def _abandoned(tmp: Path) -> bool:
+    """A `<name>.<pid>.tmp` folder whose writer is gone (killed mid-save): nobody will finish it."""
+    pid = tmp.name.removesuffix(".tmp").rpartition(".")[2]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, but another user's
+        return False
+    return False
+
+
 def _save(bm25: Any, folder: Path) -> None:
     """Save the bm25s arrays in a new folder (renamed into place), and drop older versions: a
     process that has an old one memory-mapped keeps reading its unlinked files safely."""
@@ -147,7 +161,7 @@ def _save(bm25: Any, folder: Path) -> None:
         except OSError:  # another process saved the same version first
             shutil.rmtree(tmp, ignore_errors=True)
         for old in folder.parent.iterdir():
-            if old.name != folder.name and not old.name.endswith(".tmp"):
+            if old.name != folder.name and (not old.name.endswith(".tmp") or _abandoned(old)):
                 shutil.rmtree(old, ignore_errors=True)
     except OSError:  # best effort: without the saved copy, the next process builds it again
         shutil.rmtree(tmp, ignore_errors=True)

@@ -144,6 +144,24 @@ def test_binary_file_is_skipped_and_the_rest_ingested(fresh_settings: object, tm
     assert report.removed == ["good.md"] and report.chunks == 0
 
 
+def test_files_of_the_same_name_sharing_a_paragraph_keep_all_their_chunks(
+    fresh_settings: object, tmp_path: Path
+) -> None:
+    shared = "本文件仅供内部参考，未经许可不得转载，数据截至二〇二五年底，如有疑问请联系编辑部。" * 6
+    facts = {"a": "蓝鲸公司的数据中心功率为42兆瓦，服务18万名用户。", "b": "白鹭公司的研发投入为9亿元。"}
+    for folder, fact in facts.items():
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "report.md").write_text(f"# 报告\n\n{fact * 8}\n\n{shared}\n", encoding="utf-8")
+    assistant = Assistant(fresh_settings, bundled=False, show_progress=False)  # type: ignore[arg-type]
+    report = assistant.ingest([tmp_path / "a", tmp_path / "b"])
+    docs = assistant.documents()
+    assert report.added == ["report.md", "report.md"] and len(docs) == 2
+    assert all(d.sha256 for d in docs)  # both complete
+    assert assistant.store.count() == sum(d.chunks for d in docs) == report.chunks
+    again = assistant.ingest([tmp_path / "a", tmp_path / "b"])
+    assert again.unchanged == ["report.md", "report.md"] and not again.updated
+
+
 def test_a_second_writer_gets_a_clear_error_not_a_hang(fresh_settings: object, tmp_path: Path) -> None:
     assistant = Assistant(fresh_settings, bundled=False, show_progress=False)  # type: ignore[arg-type]
     lock_path = assistant.store.lock().path

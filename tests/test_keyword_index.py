@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from rag.retrieve import KeywordIndex
@@ -32,3 +35,20 @@ def test_saved_index_is_reused_and_updated(tmp_path: Path) -> None:
     assert third.ids[third.search("台积电", 1)[0][0]] == "c4"
     assert len(list(cache.with_suffix(".bm25").iterdir())) == 1  # the old version is dropped
     assert KeywordIndex.load_or_build([], texts, cache).search("芯片", 3) == []
+
+
+def test_a_save_cut_off_by_a_killed_process_is_cleaned_up(tmp_path: Path) -> None:
+    texts = {"c1": "英伟达的AI工厂需要大量电力。", "c2": "软银在日本建设数据中心。"}
+    cache = tmp_path / "rag-x.tokens.json"
+    folder = cache.with_suffix(".bm25")
+    folder.mkdir()
+    code = "import os; print(os.getpid())"
+    dead = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    abandoned = folder / f"v1.{int(dead.stdout)}.tmp"  # its writer has exited
+    in_progress = folder / f"v1.{os.getpid()}.tmp"  # a live writer's: left alone
+    for tmp in (abandoned, in_progress):
+        tmp.mkdir()
+        (tmp / "data.npy").write_bytes(b"half")
+    KeywordIndex.load_or_build(["c1", "c2"], lambda ids: [texts[i] for i in ids], cache)
+    left = {p.name for p in folder.iterdir()}
+    assert abandoned.name not in left and in_progress.name in left and len(left) == 2
