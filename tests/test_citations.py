@@ -6,17 +6,16 @@ from __future__ import annotations
 import pytest
 
 from rag.answer.citations import (
-    found_quantity,
     is_instruction,
     key_terms,
     parse_markers,
-    quantities,
     split_sentences,
     strip_markers,
     verify,
 )
 from rag.answer.extractive import ABSTAIN_ZH
 from rag.answer.llm import answer_messages, escape_passage, fit_passages, load_prompt, says_not_found
+from rag.answer.quantities import found_quantity, quantities
 from rag.chunk import count_tokens
 from rag.clean import fold
 from rag.conversation import History, fallback_standalone, turns

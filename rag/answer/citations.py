@@ -11,12 +11,12 @@ instructions to the model ("忽略你之前的指令", "ignore your instructions
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rag.answer.evidence import Sentence, split_passages
+from rag.answer.quantities import UNIT_WORD, Quantity, found_quantity, quantities
 from rag.clean import fold
 from rag.schema import Citation, Passage
 from rag.tokens import is_chinese, words
@@ -32,103 +32,6 @@ _BOUNDARY = re.compile(
     r"(?:[。！？!?；;]+|…+|\.(?=\s|$|[\[【［\u4e00-\u9fff]))[”’」』\"')）]*|\n"
 )
 _LIST_NUMBER = re.compile(r"^\s*(?:\d{1,2}|[a-z])[.)]\s*$", re.IGNORECASE)
-
-# -- quantities ------------------------------------------------------------------------------------
-
-_CN_DIGIT = {c: int(d) for c, d in zip("零〇一二两三四五六七八九", "001223456789")}
-_CN_UNIT = {"十": 10, "百": 100, "千": 1000}
-_EN_NUMBER = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
-    "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}  # fmt: skip
-# (pattern, factor), longest first; folded (lowercase, NFKC) text.
-_SCALES: list[tuple[str, float]] = [
-    ("万亿", 1e12), ("千亿", 1e11), ("百亿", 1e10), ("亿", 1e8), ("千万", 1e7), ("百万", 1e6), ("万", 1e4),
-    ("千(?!瓦)", 1e3), ("hundred million", 1e8), ("trillion", 1e12), ("billion", 1e9), ("bn", 1e9),
-    ("million", 1e6), ("thousand", 1e3), ("hundred", 1e2),
-]  # fmt: skip
-# (pattern, factor, dimension)
-_UNITS: list[tuple[str, float, str]] = [
-    ("艾(?:字节|次|flops?)?", 1e18, ""), ("exa", 1e18, ""), ("e(?=flops?)", 1e18, ""), ("peta", 1e15, ""),
-    ("p(?=flops?)", 1e15, ""), ("tera", 1e12, ""), ("t(?=flops?|b\\b)", 1e12, ""),
-    ("千兆瓦|吉瓦|gigawatts?|gw\\b", 1e9, "w"), ("兆瓦|megawatts?|mw\\b", 1e6, "w"),
-    ("千瓦|kilowatts?|kw\\b", 1e3, "w"), ("瓦|watts?|w\\b", 1.0, "w"),
-    ("%|％|percent|per cent", 1.0, "%"), ("成(?![立功本为员])", 10.0, "%"),
-]  # fmt: skip
-_MEASURE = "个|座|年|倍|家|名|人|位|次|台|款|种|项|月|日|天|颗|块|张|条|小时|分钟|秒|美元|元|磅|岁|纳米"
-_SCALE_RE = "|".join(p for p, _ in _SCALES)
-_UNIT_RE = "|".join(f"(?:{p})" for p, _, _ in _UNITS)
-_TAIL = rf"\s*(?P<scale>{_SCALE_RE})?\s*(?P<unit>{_UNIT_RE})?"
-# (not the digits of a code such as 7f3a9: letters then digits again right after the number)
-_ARABIC = re.compile(rf"(?<![a-z0-9.])(?P<num>\d+(?:\.\d+)?)(?![a-z]+\d){_TAIL}")
-_CN_NUMERAL = "[零〇一二两三四五六七八九十百千]+"
-_CHINESE = re.compile(
-    rf"(?<!百分之)(?<![\d.])(?P<num>{_CN_NUMERAL})(?P<scale>万亿|亿|万)?(?=(?P<unit>{_UNIT_RE})|{_MEASURE})"
-)
-_CN_PERCENT = re.compile(rf"百分之(?P<num>{_CN_NUMERAL})")
-_ENGLISH = re.compile(
-    rf"(?<![a-z])(?P<num>{'|'.join(_EN_NUMBER)})[\s-]+(?=(?:{_SCALE_RE}|{_UNIT_RE}))(?P<rest>{_TAIL})"
-)
-_UNIT_WORD = re.compile(rf"^(?:{_SCALE_RE}|{_UNIT_RE}|exaflops?|字节|flops?)$")
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """A number as written (`raw`) and scaled by its multiplier and unit (`value`), with its dimension."""
-
-    raw: float
-    value: float
-    dim: str
-
-
-def _lookup(table: Sequence[tuple[str, float, str]], word: str | None) -> tuple[float, str]:
-    bare = [(re.sub(r"\(\?[=!][^)]*\)", "", p), f, d) for p, f, d in table]  # without lookarounds
-    return next(((f, d) for p, f, d in bare if word and re.fullmatch(p, word)), (1.0, ""))
-
-
-def _cn_number(text: str) -> float:
-    if len(text) > 1 and all(c in _CN_DIGIT for c in text):
-        return float("".join(str(_CN_DIGIT[c]) for c in text))  # 二〇二五
-    total, digit = 0, 0
-    for c in text:
-        if c in _CN_DIGIT:
-            digit = _CN_DIGIT[c]
-        else:
-            total += (digit or 1) * _CN_UNIT[c]
-            digit = 0
-    return float(total + digit)
-
-
-def _quantity(raw: float, scale: str | None, unit: str | None) -> Quantity:
-    unit_factor, dim = _lookup(_UNITS, unit)
-    return Quantity(raw, raw * _lookup([(p, f, "") for p, f in _SCALES], scale)[0] * unit_factor, dim)
-
-
-def quantities(folded: str) -> list[Quantity]:
-    """The numbers stated in folded text, with Chinese and English multipliers and units resolved."""
-    text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", folded)  # 1,000 → 1000
-    text = re.sub(r"^\s*\d{1,2}[.、)]\s+", "", text)  # list numbering
-    out = [_quantity(float(m["num"]), m["scale"], m["unit"]) for m in _ARABIC.finditer(text)]
-    for m in _CHINESE.finditer(text):
-        if m["num"] == "一" and not (m["scale"] or m["unit"]):
-            continue  # 一个, 一种: an article, not a figure
-        out.append(_quantity(_cn_number(m["num"]), m["scale"], m["unit"]))
-    out += [Quantity(n, n, "%") for n in (_cn_number(m["num"]) for m in _CN_PERCENT.finditer(text))]
-    for m in _ENGLISH.finditer(text):
-        rest = re.match(_TAIL, m["rest"])
-        assert rest is not None
-        out.append(_quantity(float(_EN_NUMBER[m["num"]]), rest["scale"], rest["unit"]))
-    return out
-
-
-def found_quantity(q: Quantity, pool: Sequence[Quantity]) -> bool:
-    """The quantity occurs in the pool: same scaled value (and dimension, when the answer gives one), or
-    the same bare number when the answer gives no unit."""
-    return any(
-        (math.isclose(q.value, p.value, rel_tol=1e-6) and (q.dim == p.dim or not q.dim))
-        or (q.value == q.raw and not q.dim and math.isclose(q.raw, p.raw, rel_tol=1e-6))
-        for p in pool
-    )
-
 
 # -- key terms and passage evidence ----------------------------------------------------------------
 
@@ -158,7 +61,7 @@ def key_terms(folded: str) -> list[str]:
     numbers and units are left to `quantities`."""
     out: list[str] = []
     for w in words(folded):
-        if w in _IGNORED or w in out or w[0].isdigit() or _UNIT_WORD.match(w):
+        if w in _IGNORED or w in out or w[0].isdigit() or UNIT_WORD.match(w):
             continue
         if (len(w) == 1 and not w.isascii()) or (w.isascii() and len(w) < 2):
             continue
