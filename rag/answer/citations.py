@@ -218,16 +218,27 @@ class Verified:
     supported: int = 0
 
 
-def verify(answer: str, passages: Sequence[Passage], drop_unsupported: bool = False) -> Verified:
+def passage_evidence(passages: Sequence[Passage]) -> dict[int, Evidence]:
+    """What each passage can support, by index: built once and reused for every check of one answer."""
+    return dict(enumerate(Evidence.of(p) for p in passages))
+
+
+def verify(
+    answer: str,
+    passages: Sequence[Passage],
+    drop_unsupported: bool = False,
+    evidence: dict[int, Evidence] | None = None,
+) -> Verified:
     """Check every sentence of an answer against the passages it cites ([1] is passages[0]).
 
     Out-of-range markers are dropped; a sentence that cites nothing is checked against its
     best-matching passage, attached as an inferred citation when it holds some of the sentence's
     evidence (and, when the model cited nothing at all and nothing matched, the best passage anyway).
     With `drop_unsupported`, sentences that do not check out are removed from the text (still listed
-    in `unsupported`) and their citations do not count.
+    in `unsupported`) and their citations do not count. `evidence` is `passage_evidence(passages)`,
+    when the caller already has it.
     """
-    evidence = dict(enumerate(Evidence.of(p) for p in passages))
+    evidence = passage_evidence(passages) if evidence is None else evidence
     uses: dict[int, _Use] = {}
     plan: list[tuple[int, int, list[int], bool]] = []  # sentence span, passage indexes, inferred
     removed: set[int] = set()  # starts of the sentences taken out

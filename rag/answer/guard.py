@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answer.citations import split_sentences, verify
+from rag.answer.citations import passage_evidence, split_sentences, verify
 from rag.schema import Answer, Passage
 
 LINK_REMOVED = "[link removed]"
@@ -59,11 +59,13 @@ def safe_answer(answer: Answer) -> Answer:
 
 class VerifiedStream:
     """Lets a streamed reply through sentence by sentence, each one only once it is whole (its citation
-    markers included) and checked against the passages: nothing unsupported, planted or linked ever
-    reaches the screen, not even for the moment before the whole answer is verified."""
+    markers included) and checked against the passages: nothing unsupported or planted reaches the
+    screen, not even for the moment before the whole answer is verified. (Links are taken out of
+    every piece by the assistant, which sees whole sentences here.)"""
 
     def __init__(self, passages: Sequence[Passage]) -> None:
         self.passages = passages
+        self.evidence = passage_evidence(passages)  # once for every sentence, and the final check
         self.raw = ""
         self.done = 0  # characters of `raw` already decided on
 
@@ -84,7 +86,7 @@ class VerifiedStream:
         shown: list[str] = []
         for start, end in split_sentences(text):
             sentence = text[start:end]
-            checked = verify(sentence, self.passages, drop_unsupported=True)
+            checked = verify(sentence, self.passages, drop_unsupported=True, evidence=self.evidence)
             if checked.supported == checked.claims:
-                shown.append(without_links(sentence))
+                shown.append(sentence)
         return "".join(shown)

@@ -291,7 +291,7 @@ class LLMAnswerer:
         if says_not_found(reply, len(chosen)):
             yield Answer(question, abstain_text(question), abstained=True, mode="llm")
             return
-        checked = verify(reply, chosen, drop_unsupported=True)
+        checked = verify(reply, chosen, drop_unsupported=True, evidence=gate.evidence)
         if not checked.supported:
             why = "The language model's answer is not supported by the passages it was given."
             yield from self._fallback(question, passages[:fallback_k], extractive, why, not shown)

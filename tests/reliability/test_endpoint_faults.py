@@ -13,6 +13,7 @@ from llm_server import Reply, ScriptedLLM
 
 from rag import Answer, Assistant, Settings
 from rag.config import LLMSettings
+from tests.reliability.replies import answer_of
 
 pytestmark = pytest.mark.reliability
 COMPUTE = "软银和英伟达在日本建设的AI工厂有多少算力？"
@@ -37,14 +38,7 @@ def server() -> Iterator[ScriptedLLM]:
 
 def _ask(a: Assistant, stream: bool) -> tuple[Answer, list[str], float]:
     start = time.monotonic()
-    pieces: list[str] = []
-    answer = None
-    for item in a.stream(COMPUTE) if stream else [a.ask(COMPUTE)]:
-        if isinstance(item, Answer):
-            answer = item
-        else:
-            pieces.append(item)
-    assert answer is not None
+    answer, pieces = answer_of(a, COMPUTE, stream)
     return answer, pieces, time.monotonic() - start
 
 

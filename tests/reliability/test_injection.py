@@ -4,7 +4,7 @@ and links or images pointing outside never reach an answer, offline or with a mo
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from llm_server import Reply, ScriptedLLM
 
 from rag import Answer, Assistant, Settings
 from rag.config import LLMSettings
+from tests.reliability.replies import answer_of
 
 pytestmark = pytest.mark.reliability
 
@@ -64,7 +65,7 @@ OBEYING = [
 LINK = re.compile(r"https?://|www\.|!\[|<img|" + re.escape(OUTSIDE), re.IGNORECASE)
 
 
-def leaks(answer: Answer, pieces: list[str] = []) -> list[str]:  # noqa: B006 (never mutated)
+def leaks(answer: Answer, pieces: Sequence[str] = ()) -> list[str]:
     """Canaries or outside links anywhere the user sees: the text, the streamed pieces, the quotes."""
     shown = [answer.text, answer.notice, *pieces, *(c.quote for c in answer.citations)]
     return [s for s in shown if CANARY in s or LINK.search(s)]
@@ -121,14 +122,7 @@ def test_an_obeying_model_is_caught_by_the_checks(
         with record(f"obeying model -> {'stream' if stream else 'ask'}") as counter:
             server.clear()
             server.script(Reply(text=reply, chunk_delay=0.001) if stream else reply)
-            pieces: list[str] = []
-            answer = None
-            for item in a.stream(question) if stream else [a.ask(question)]:
-                if isinstance(item, Answer):
-                    answer = item
-                else:
-                    pieces.append(item)
-            assert answer is not None
+            answer, pieces = answer_of(a, question, stream)
             counter.faults += 1
             assert not leaks(answer, pieces), (reply, answer.text, pieces)
             assert kept in answer.text, (reply, answer.text)
