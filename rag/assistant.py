@@ -22,6 +22,7 @@ from rag.errors import InputError
 from rag.ingest import ingest
 from rag.reembed import done as reembed_done
 from rag.reembed import drop_for_model as reembed_files
+from rag.rerank import POOL, rerank
 from rag.retrieve import HybridRetriever, KeywordIndex
 from rag.schema import Answer, IngestReport, Passage
 from rag.sentences import SentenceIndex
@@ -80,7 +81,7 @@ class Assistant:
         with self._lock:
             self.retriever = HybridRetriever(self.store, self.embedder, keywords, sentences)
             self.extractive = ExtractiveAnswerer(
-                keywords.idf, self.embedder, sentences, translate=keywords.translations
+                keywords.idf, self.embedder, sentences, translate=keywords.glosses
             )
 
     def _texts(self, ids: list[str]) -> list[str]:
@@ -112,9 +113,13 @@ class Assistant:
         """The k passages that best match the question, best first (k at most `max_passages`)."""
         question = self._check(question)
         k = self._passages(k)
+        mode = mode or self.settings.mode
         with self._lock:
-            retriever = self.retriever
-        return retriever.retrieve(question, k=k, mode=mode or self.settings.mode)
+            retriever, answerer = self.retriever, self.extractive
+        if mode != "hybrid":  # the single-ranking modes stay plain, as baselines
+            return retriever.retrieve(question, k=k, mode=mode)
+        pool = retriever.retrieve(question, k=max(POOL, k), mode=mode)
+        return rerank(question, pool, answerer, k)
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
         """Answer a question from the documents, with numbered citations, or abstain.

@@ -19,9 +19,10 @@ from rag.tokens import STOPWORDS
 
 _WORDS = re.compile(r"[a-z][a-z'-]*")
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]|CL:.*|\bsth\b|\bsb\b")
-_ENGLISH_STOP = STOPWORDS | frozenset(
+ENGLISH_STOP = STOPWORDS | frozenset(
     "according article articles document documents say says said tell told mention mentioned name named "
-    "also just only really very any some s huang jensen".split()
+    "also just only really very any some s huang jensen "
+    "each every many much more most other another such".split()
 )
 MAX_PER_TERM = 4
 
@@ -100,22 +101,27 @@ class Lexicon:
 
     def groups(self, question: str, known: Callable[[str], bool]) -> list[list[str]]:
         """For each English content word or phrase: the Chinese words that may translate it."""
+        return [found for _, found in self.glosses(question, known)]
+
+    def glosses(self, question: str, known: Callable[[str], bool]) -> list[tuple[str, list[str]]]:
+        """Each English content word or phrase of the question with the Chinese words that may
+        translate it (only those the index contains; words without any are left out)."""
         words = [w.strip("'-") for w in _WORDS.findall(question.lower())]
         table = self.table()
-        out: list[list[str]] = []
+        out: list[tuple[str, list[str]]] = []
         used: set[int] = set()
         for i in range(len(words) - 1):  # two-word phrases first: "computing power" → 算力
             phrase = f"{words[i]} {words[i + 1]}"
             found = [w for w in table.get(phrase, []) if known(w)][:MAX_PER_TERM]
-            if found and words[i] not in _ENGLISH_STOP and words[i + 1] not in _ENGLISH_STOP:
-                out.append(found)
+            if found and words[i] not in ENGLISH_STOP and words[i + 1] not in ENGLISH_STOP:
+                out.append((phrase, found))
                 used.update((i, i + 1))
         for i, word in enumerate(words):
-            if i in used or word in _ENGLISH_STOP or len(word) < 3:
+            if i in used or word in ENGLISH_STOP or len(word) < 3:
                 continue
             found = []
             for form in _lemmas(word):
                 found.extend(w for w in table.get(form, []) if known(w) and w not in found)
             if found:
-                out.append(found[:MAX_PER_TERM])
+                out.append((word, found[:MAX_PER_TERM]))
         return out

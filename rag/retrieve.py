@@ -109,11 +109,16 @@ class KeywordIndex:
         pairs = bigrams(word)
         return len(word) > 2 and bool(pairs) and all(p in self._vocab for p in pairs)
 
-    def translations(self, question: str) -> list[list[str]]:
-        """Chinese words for the content words of a question in another language ([] for Chinese)."""
+    def glosses(self, question: str) -> list[tuple[str, list[str]]]:
+        """The content words of a question in another language, each with the Chinese words that
+        may translate it ([] for a Chinese question)."""
         if self.lexicon is None or is_chinese(question):
             return []
-        return self.lexicon.groups(question, self.known)
+        return self.lexicon.glosses(question, self.known)
+
+    def translations(self, question: str) -> list[list[str]]:
+        """Chinese words for the content words of a question in another language ([] for Chinese)."""
+        return [found for _, found in self.glosses(question)]
 
     def query_tokens(self, question: str) -> list[str]:
         """BM25 query tokens: the question's own, plus dictionary translations across languages."""

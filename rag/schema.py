@@ -50,6 +50,7 @@ class Passage:
     line_numbers: tuple[int, ...] = ()
     dense: float = 0.0
     keyword: float = 0.0
+    fused_rank: int = 0  # rank in the fused ranking, before reranking (0 is first)
 
 
 @dataclass

@@ -90,6 +90,15 @@ def test_retrieve_returns_ranked_passages_with_spans(assistant: Assistant) -> No
         assert assistant.retrieve("英伟达和奔驰合作的智能驾驶汽车", k=3, mode=mode)
 
 
+def test_hybrid_retrieval_reranks_the_fused_pool_and_a_smaller_k_is_its_prefix(assistant: Assistant) -> None:
+    question = "How many NVLink switches are in each Blackwell rack?"
+    fused = assistant.retriever.retrieve(question, k=20)
+    ten = assistant.retrieve(question, k=10)
+    assert {p.id for p in ten} <= {p.id for p in fused}
+    assert [p.fused_rank for p in ten] == [[f.id for f in fused].index(p.id) for p in ten]
+    assert [p.id for p in assistant.retrieve(question, k=3)] == [p.id for p in ten[:3]]
+
+
 def test_reingesting_the_corpus_changes_nothing(assistant: Assistant) -> None:
     from rag.bundled import bundled_files
 

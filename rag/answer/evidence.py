@@ -8,8 +8,9 @@ from dataclasses import dataclass, replace
 
 from rag.chunk import continues
 from rag.clean import fold
+from rag.crosslingual import ENGLISH_STOP
 from rag.schema import Passage
-from rag.tokens import sentences, words
+from rag.tokens import is_chinese, sentences, words
 
 _NUMBER = re.compile(
     r"\d|(?:[二两三四五六七八九十]|一[十百千万亿])[一二两三四五六七八九十百千万亿]*"
@@ -61,21 +62,30 @@ def split_passages(passages: Sequence[Passage]) -> list[Sentence]:
     return out
 
 
+Glosses = list[tuple[str, list[str]]]  # English word or phrase of a question → Chinese translations
+
+
 def question_terms(
-    question: str, idf: Callable[[str], float], groups: Sequence[Sequence[str]] = ()
+    question: str, idf: Callable[[str], float], glosses: Sequence[tuple[str, list[str]]] = ()
 ) -> dict[str, float]:
     """Content words of the question with their weights (rarer terms weigh more).
 
-    `groups` are alternative translations of one word of the question; such a term is written
-    `a|b|c` and counts as present when any alternative is.
+    `glosses` pair words of a question in another language with their dictionary translations; such
+    a word becomes one term `word|译文|译名`, present when any alternative is, weighed by its
+    translations. Function words of such a question ("each", "say") are not terms.
     """
     terms: dict[str, float] = {}
-    for group in groups:
-        if group:
-            terms["|".join(group)] = max(idf(w) for w in group)
+    glossed: set[str] = set()
+    for source, found in glosses:
+        if found:
+            terms["|".join([source, *found])] = max(idf(w) for w in found)
+            glossed.update(source.split())
+    other = not is_chinese(question)
     for term in words(fold(question)):
         if len(term) == 1 and not term.isascii():
             continue  # single Han characters say little on their own
+        if term in glossed or (other and term in ENGLISH_STOP):
+            continue
         terms[term] = max(terms.get(term, 0.0), idf(term))
     # a compound whose parts are also terms counts once, through its parts
     for term in [t for t in terms if "|" not in t]:
@@ -120,6 +130,48 @@ _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.、)]\s*")
 _COUNTERS = "人名家个位次倍座台款种项颗条"
 
 
+# Dimensions a question can name (a unit, or a word asking for one), with the units a sentence
+# may state them in. A unit right after a number of the question is context ("the 1 GW factory"),
+# not asked for. Any prefix of a dimension will do: petaflops are answered in exaflops too.
+_DIMENSIONS: dict[str, tuple[re.Pattern[str], str]] = {
+    "flops": (
+        re.compile(r"[a-z]*flops\b|浮点运算"),
+        r"[a-z]*flops|艾|拍|千万亿次|亿亿次|万亿次",
+    ),
+    "bytes": (
+        re.compile(
+            r"\b([tgpe]b|[a-z]*bytes?)\b|字节|多大的?(内存|显存)|(内存|显存)有?多大|how much [a-z0-9 ]*memory"
+        ),
+        r"[a-z]*bytes?|[tgpe]b\b|字节",
+    ),
+    "power": (
+        re.compile(r"\b([gmk]w|[a-z]*watts?)\b|瓦"),
+        r"[gmk]w\b|[a-z]*watts?|瓦",
+    ),
+    "weight": (
+        re.compile(r"how heavy|\b(pounds|lbs|kilograms?|kg|tons|tonnes)\b|多重|重量|磅|公斤|千克|吨"),
+        r"磅|公斤|千克|吨|pounds?|lbs|kg|kilograms?|tons?|tonnes?",
+    ),
+    "times": (
+        re.compile(r"how many times|几倍|多少倍|倍数"),
+        r"倍|times|×",
+    ),
+    "percent": (
+        re.compile(r"percent|百分之|百分比|\bshare of\b|what (portion|fraction|proportion)|比例|占比|几成"),
+        r"%|％|percent|百分之|成(?![功为本长])",
+    ),
+}
+
+
+def _dimension(folded: str) -> str:
+    """The dimension a (folded) question asks its number in ("" when none)."""
+    for name, (asks, _) in _DIMENSIONS.items():
+        for match in asks.finditer(folded):
+            if not re.search(r"\d\s*[吉兆千太艾拍]?\s*$", folded[: match.start()]):
+                return name
+    return ""
+
+
 @dataclass(frozen=True)
 class Expectation:
     """What kind of thing a question asks for, so a sentence without one cannot answer it."""
@@ -128,6 +180,7 @@ class Expectation:
     unit: str = ""  # for a count: the counter asked for (`多少人` → `人`)
     things: tuple[str, ...] = ()  # what is counted (`多少算力` → 算力; `how many chips` → 芯片, …)
     given: tuple[str, ...] = ()  # numbers the question itself holds: they are context, not the answer
+    dimension: str = ""  # a key of _DIMENSIONS: the number must come with one of its units
 
     def met_by(self, folded: str) -> bool:
         """Does the (folded) sentence hold something of this kind."""
@@ -143,6 +196,10 @@ class Expectation:
         if self.kind == "money":
             return bool(_MONEY.search(text))
         text = _DATE.sub(" ", text)  # a year is not an amount
+        if self.dimension:
+            unit = _DIMENSIONS[self.dimension][1]
+            quantity = r"(\d|[一二两三四五六七八九十百千万亿半几数])"
+            return bool(re.search(rf"{quantity}\s*[多余]?\s*({unit})", text))
         if self.unit:
             # "350多个", "十余家": an approximate count still counts
             # a lone 一 before the counter is the article ("一个由AI驱动的未来"), not a count
@@ -156,7 +213,7 @@ class Expectation:
         return bool(_NUMBER.search(text))
 
 
-def expectation(question: str, translate: Callable[[str], list[list[str]]] | None = None) -> Expectation:
+def expectation(question: str, translate: Callable[[str], Glosses] | None = None) -> Expectation:
     """What the question asks for: a duration, an amount of money, a date, a count, a number, or anything.
 
     For a count, what is counted is kept too: the counter (`多少人`), the noun after 多少, or the
@@ -168,7 +225,7 @@ def expectation(question: str, translate: Callable[[str], list[list[str]]] | Non
     return replace(kind, given=given) if kind.kind else kind
 
 
-def _kind(folded: str, translate: Callable[[str], list[list[str]]] | None) -> Expectation:
+def _kind(folded: str, translate: Callable[[str], Glosses] | None) -> Expectation:
     """The expectation of a folded question, before the numbers it gives are noted."""
     if _ASKS_DURATION.search(folded):
         return Expectation("duration")
@@ -176,6 +233,9 @@ def _kind(folded: str, translate: Callable[[str], list[list[str]]] | None) -> Ex
         return Expectation("money")
     if _ASKS_DATE.search(folded):
         return Expectation("date")
+    dimension = _dimension(folded)
+    if dimension:
+        return Expectation("number", dimension=dimension)
     if _ASKS_NUMBER.search(folded):
         match = re.search(rf"(?:多少|几)([{_COUNTERS}])", folded)
         if match:
@@ -186,8 +246,8 @@ def _kind(folded: str, translate: Callable[[str], list[list[str]]] | None) -> Ex
             return Expectation("number", things=(first[0],) if first and len(first[0]) > 1 else ())
         english = re.search(r"how many ([a-z]+(?: [a-z]+)?)", folded)
         if english and translate:
-            groups = translate(english.group(1))
-            return Expectation("number", things=tuple(w for g in groups[-1:] for w in g))
+            glosses = translate(english.group(1))
+            return Expectation("number", things=tuple(w for _, found in glosses[-1:] for w in found))
         return Expectation("number")
     return Expectation()
 

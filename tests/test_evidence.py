@@ -1,0 +1,112 @@
+"""What a question asks for, its weighted terms, and the reranking of the hybrid pool."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from rag.answer.evidence import Sentence, expectation, question_terms
+from rag.answer.extractive import PULLED_IN_MARGIN, ExtractiveAnswerer, Scored
+from rag.clean import fold
+from rag.rerank import rerank
+from rag.schema import Passage
+
+
+def _passage(pid: str, score: float = 1.0, text: str = "", fused_rank: int = 0) -> Passage:
+    return Passage(id=pid, source=f"{pid}.txt", text=text or pid, score=score, start_line=1, end_line=1,
+                   fused_rank=fused_rank)
+
+
+@pytest.mark.parametrize(
+    ("question", "dimension"),
+    [
+        ("What is Vera Rubin's FP4 inference performance in petaflops?", "flops"),
+        ("How much HBM3E memory, in gigabytes, does each GPU have?", "bytes"),
+        ("DGX Spark配备了多大的内存？", "bytes"),
+        ("这座数据中心需要多少兆瓦的电力？", "power"),
+        ("How heavy is the copper cabling?", "weight"),
+        ("How many times more bandwidth does the rack get?", "times"),
+        ("带宽是以太网的几倍？", "times"),
+        ("What share of the world's computing power does Europe have?", "percent"),
+        ("AI能完成多大比例的工作？", "percent"),
+        # a unit right after a number of the question is context, not what is asked
+        ("一座1吉瓦AI工厂的电够多大人口的城市用？", ""),
+        ("How many homes can the 1 GW factory power?", ""),
+        ("How many GPUs are in the rack?", ""),
+    ],
+)
+def test_the_dimension_a_question_asks_for_is_recognised(question: str, dimension: str) -> None:
+    assert expectation(question).dimension == dimension
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "met"),
+    [
+        ("How heavy is the copper cabling?", "这是电缆，铜线，50磅重的铜线", True),
+        ("How heavy is the copper cabling?", "这些铜线由nvlink直接驱动，共有5000根", False),
+        ("How many times more bandwidth?", "提供的带宽是全球最高带宽网络的 35 倍", True),
+        ("How many times more bandwidth?", "带宽达到 1.8 terabytes每秒", False),
+        ("What is its performance in petaflops?", "这座工厂拥有25艾字节ai算力", True),  # any prefix
+        ("What is its performance in petaflops?", "它有2000个gpu", False),
+        ("What portion of the work can agents take?", "智能体可以完成50%的工作量", True),
+        ("What portion of the work can agents take?", "智能体可以完成很多工作", False),
+        ("How much memory bandwidth in terabytes per second?", "以 1.8 terabytes每秒的速度连接", True),
+    ],
+)
+def test_a_sentence_must_state_the_dimension_asked_for(question: str, sentence: str, met: bool) -> None:
+    assert expectation(question).met_by(fold(sentence)) is met
+
+
+def test_english_function_words_are_not_terms_and_a_glossed_word_is_one_term() -> None:
+    glosses = [("switches", ["交换机", "交换器"]), ("rack", ["机架"])]
+    terms = question_terms("How many NVLink switches are in each rack?", lambda w: 2.0, glosses)
+    assert "switches|交换机|交换器" in terms and "rack|机架" in terms
+    assert "switches" not in terms and "rack" not in terms  # counted once, through the gloss
+    assert "nvlink" in terms  # a name without translation stays a term of its own
+    assert not {"each", "many", "how"} & set(terms)
+
+
+def test_a_chinese_question_keeps_its_words() -> None:
+    terms = question_terms("每个机架有多少交换机？", lambda w: 2.0)
+    assert {"机架", "交换"} <= set(terms)  # 交换机 counts through its parts
+
+
+class _Support:
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+
+    def passage_support(self, question: str, passages: Sequence[Passage]) -> dict[str, float]:
+        return {p.id: self.scores[p.id] for p in passages if p.id in self.scores}
+
+
+def test_reranking_lifts_the_passage_that_answers_and_records_the_fused_rank() -> None:
+    pool = [_passage("a", 0.05), _passage("b", 0.04), _passage("c", 0.03)]
+    ranked = rerank("q", pool, _Support({"a": 0.5, "b": 0.1, "c": 0.9}), k=2)
+    assert [p.id for p in ranked] == ["c", "a"]
+    assert [p.fused_rank for p in ranked] == [2, 0]
+    assert ranked[0].score > ranked[1].score
+
+
+def test_with_equal_support_the_fused_order_stands_and_a_passage_without_sentences_supports_least() -> None:
+    pool = [_passage("a", 0.05), _passage("b", 0.04), _passage("c", 0.03)]
+    assert [p.id for p in rerank("q", pool, _Support({"a": 0.5, "b": 0.5, "c": 0.5}), k=3)] == ["a", "b", "c"]
+    assert [p.id for p in rerank("q", pool, _Support({"a": 0.2, "c": 0.9}), k=3)] == ["c", "a", "b"]
+    assert rerank("q", [], _Support({}), k=3) == []
+
+
+def _scored(similarity: float, fused_rank: int) -> Scored:
+    passage = _passage("p", fused_rank=fused_rank)
+    sentence = Sentence(passage, 0, 1, "它有 72 个 GPU。", fold("它有 72 个 GPU。"))
+    return Scored(sentence, score=1.0, similarity=similarity, lexical=0.0, typed=True)
+
+
+def test_a_passage_only_reranking_brought_in_must_show_more_evidence() -> None:
+    # with an embedder, support is judged on the evidence threshold (no embedding is computed here)
+    answerer = ExtractiveAnswerer(lambda w: 1.0, embedder=object(), min_evidence_zh=0.88)  # type: ignore[arg-type]
+    just_enough = 0.885
+    assert answerer.supported("有多少个GPU？", _scored(just_enough, fused_rank=0))
+    assert answerer.supported("有多少个GPU？", _scored(just_enough, fused_rank=4))
+    assert not answerer.supported("有多少个GPU？", _scored(just_enough, fused_rank=5))
+    assert answerer.supported("有多少个GPU？", _scored(0.88 + PULLED_IN_MARGIN, fused_rank=9))
+
