@@ -25,6 +25,7 @@ ENGLISH_STOP = STOPWORDS | frozenset(
     "each every many much more most other another such".split()
 )
 MAX_PER_TERM = 4
+Gloss = tuple[str, list[str]]  # an English word or phrase of a question, and its Chinese translations
 
 
 def _dictionary_file() -> Path:
@@ -99,16 +100,12 @@ class Lexicon:
                         tmp.replace(self.cache)
             return self._table
 
-    def groups(self, question: str, known: Callable[[str], bool]) -> list[list[str]]:
-        """For each English content word or phrase: the Chinese words that may translate it."""
-        return [found for _, found in self.glosses(question, known)]
-
-    def glosses(self, question: str, known: Callable[[str], bool]) -> list[tuple[str, list[str]]]:
+    def glosses(self, question: str, known: Callable[[str], bool]) -> list[Gloss]:
         """Each English content word or phrase of the question with the Chinese words that may
         translate it (only those the index contains; words without any are left out)."""
         words = [w.strip("'-") for w in _WORDS.findall(question.lower())]
         table = self.table()
-        out: list[tuple[str, list[str]]] = []
+        out: list[Gloss] = []
         used: set[int] = set()
         for i in range(len(words) - 1):  # two-word phrases first: "computing power" → 算力
             phrase = f"{words[i]} {words[i + 1]}"

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rag.crosslingual import Lexicon
+from rag.crosslingual import Gloss, Lexicon
 from rag.embed import Embedder
 from rag.errors import InputError
 from rag.schema import Chunk, Passage
@@ -109,22 +109,18 @@ class KeywordIndex:
         pairs = bigrams(word)
         return len(word) > 2 and bool(pairs) and all(p in self._vocab for p in pairs)
 
-    def glosses(self, question: str) -> list[tuple[str, list[str]]]:
+    def glosses(self, question: str) -> list[Gloss]:
         """The content words of a question in another language, each with the Chinese words that
         may translate it ([] for a Chinese question)."""
         if self.lexicon is None or is_chinese(question):
             return []
         return self.lexicon.glosses(question, self.known)
 
-    def translations(self, question: str) -> list[list[str]]:
-        """Chinese words for the content words of a question in another language ([] for Chinese)."""
-        return [found for _, found in self.glosses(question)]
-
     def query_tokens(self, question: str) -> list[str]:
         """BM25 query tokens: the question's own, plus dictionary translations across languages."""
         tokens = tokenize(question)
-        for group in self.translations(question):
-            for word in group:
+        for _, found in self.glosses(question):
+            for word in found:
                 tokens.extend([word, *bigrams(word)])
         return tokens
 

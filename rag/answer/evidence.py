@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from rag.chunk import continues
 from rag.clean import fold
-from rag.crosslingual import ENGLISH_STOP
+from rag.crosslingual import ENGLISH_STOP, Gloss
 from rag.schema import Passage
 from rag.tokens import is_chinese, sentences, words
 
@@ -62,11 +62,8 @@ def split_passages(passages: Sequence[Passage]) -> list[Sentence]:
     return out
 
 
-Glosses = list[tuple[str, list[str]]]  # English word or phrase of a question → Chinese translations
-
-
 def question_terms(
-    question: str, idf: Callable[[str], float], glosses: Sequence[tuple[str, list[str]]] = ()
+    question: str, idf: Callable[[str], float], glosses: Sequence[Gloss] = ()
 ) -> dict[str, float]:
     """Content words of the question with their weights (rarer terms weigh more).
 
@@ -213,7 +210,7 @@ class Expectation:
         return bool(_NUMBER.search(text))
 
 
-def expectation(question: str, translate: Callable[[str], Glosses] | None = None) -> Expectation:
+def expectation(question: str, translate: Callable[[str], list[Gloss]] | None = None) -> Expectation:
     """What the question asks for: a duration, an amount of money, a date, a count, a number, or anything.
 
     For a count, what is counted is kept too: the counter (`多少人`), the noun after 多少, or the
@@ -225,7 +222,7 @@ def expectation(question: str, translate: Callable[[str], Glosses] | None = None
     return replace(kind, given=given) if kind.kind else kind
 
 
-def _kind(folded: str, translate: Callable[[str], Glosses] | None) -> Expectation:
+def _kind(folded: str, translate: Callable[[str], list[Gloss]] | None) -> Expectation:
     """The expectation of a folded question, before the numbers it gives are noted."""
     if _ASKS_DURATION.search(folded):
         return Expectation("duration")

@@ -10,7 +10,6 @@ import numpy as np
 
 from rag.answer.citations import is_instruction
 from rag.answer.evidence import (
-    Glosses,
     Sentence,
     coverage,
     expectation,
@@ -18,6 +17,7 @@ from rag.answer.evidence import (
     split_passages,
     split_question,
 )
+from rag.crosslingual import Gloss
 from rag.embed import Embedder
 from rag.schema import Answer, Citation, Passage
 from rag.sentences import SentenceIndex
@@ -70,7 +70,7 @@ class ExtractiveAnswerer:
         min_evidence_other: float = 0.82,
         min_lexical: float = 0.55,
         passages_read: int = 5,
-        translate: Callable[[str], Glosses] | None = None,
+        translate: Callable[[str], list[Gloss]] | None = None,
         lexical_weight: float = 0.3,
     ) -> None:
         self.idf = idf
