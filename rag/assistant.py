@@ -22,9 +22,10 @@ from rag.errors import InputError
 from rag.ingest import ingest
 from rag.reembed import done as reembed_done
 from rag.reembed import drop_for_model as reembed_files
-from rag.rerank import POOL, rerank
+from rag.rerank import POOL, fuse_pools, rerank
 from rag.retrieve import HybridRetriever, KeywordIndex
 from rag.schema import Answer, IngestReport, Passage
+from rag.scope import Scope, find_scope
 from rag.sentences import SentenceIndex
 from rag.store import ChromaStore, DocumentInfo
 
@@ -111,15 +112,26 @@ class Assistant:
 
     def retrieve(self, question: str, k: int = 5, mode: str | None = None) -> list[Passage]:
         """The k passages that best match the question, best first (k at most `max_passages`)."""
+        return self._retrieve(question, k, mode)[0]
+
+    def _retrieve(self, question: str, k: int, mode: str | None) -> tuple[list[Passage], Scope]:
+        """The passages, and what the question asks once a clause naming its document is set
+        aside ("in the article on X, …": the article's passages come first, and the rest is what
+        is searched for and answered)."""
         question = self._check(question)
         k = self._passages(k)
         mode = mode or self.settings.mode
         with self._lock:
             retriever, answerer = self.retriever, self.extractive
         if mode != "hybrid":  # the single-ranking modes stay plain, as baselines
-            return retriever.retrieve(question, k=k, mode=mode)
-        pool = retriever.retrieve(question, k=max(POOL, k), mode=mode)
-        return rerank(question, pool, answerer, k)
+            return retriever.retrieve(question, k=k, mode=mode), Scope("", question)
+        depth = max(POOL, k)
+        pool = retriever.retrieve(question, k=depth, mode=mode)
+        scope = find_scope(question, retriever.keyword_sources)
+        if scope is None:
+            return rerank(question, fuse_pools(pool), answerer, k), Scope("", question)
+        pool = fuse_pools(pool, retriever.retrieve(scope.rest, k=depth, mode=mode))
+        return rerank(scope.rest, pool, answerer, k, prior=scope.documents), scope
 
     def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
         """Answer a question from the documents, with numbered citations, or abstain.
@@ -167,11 +179,14 @@ class Assistant:
         question = self._check(question)
         llm = None if offline else self.llm
         top_k = k or min(llm.settings.top_k if llm else self.settings.top_k, self.settings.max_passages)
-        passages = self.retrieve(question, k=top_k, mode=mode)
+        passages, scope = self._retrieve(question, top_k, mode)
         with self._lock:
             answerer = self.extractive
         if llm is None:
-            answer = safe_answer(answerer.answer(question, passages))
+            named = [p for p in passages if p.source == scope.named]
+            answer = answerer.answer(scope.rest, named or passages)
+            answer.question = question
+            answer = safe_answer(answer)
             yield answer.text
             yield answer
             return

@@ -8,7 +8,7 @@ sentence score of the passage times `SUPPORT_WEIGHT`. Pool and weight chosen on 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -16,6 +16,7 @@ from rag.schema import Passage
 
 POOL = 20
 SUPPORT_WEIGHT = 3.0
+PRIOR_WEIGHT = 2.0  # for a question naming its document: how much a passage of it gains
 
 
 class Support(Protocol):
@@ -24,14 +25,46 @@ class Support(Protocol):
     def passage_support(self, question: str, passages: Sequence[Passage]) -> dict[str, float]: ...
 
 
-def rerank(question: str, passages: Sequence[Passage], support: Support, k: int) -> list[Passage]:
-    """The k best passages of the pool, fused score and answer support combined (score replaced)."""
+def rerank(
+    question: str,
+    passages: Sequence[Passage],
+    support: Support,
+    k: int,
+    prior: Mapping[str, float] | None = None,
+) -> list[Passage]:
+    """The k best passages of the pool, fused score and answer support combined (score replaced).
+
+    `prior`: for a question that names its document, how well each document fits the description
+    (the best 1.0); its passages gain `PRIOR_WEIGHT` times that."""
     if not passages:
         return []
     found = support.passage_support(question, passages)
     top = max(p.score for p in passages) or 1.0
     floor = min(found.values(), default=0.0)  # a passage without sentences supports least
-    combined = {p.id: p.score / top + SUPPORT_WEIGHT * found.get(p.id, floor) for p in passages}
-    rank = {p.id: i for i, p in enumerate(passages)}
+    prior = prior or {}
+    combined = {
+        p.id: p.score / top
+        + SUPPORT_WEIGHT * found.get(p.id, floor)
+        + PRIOR_WEIGHT * prior.get(p.source, 0.0)
+        for p in passages
+    }
     ranked = sorted(passages, key=lambda p: -combined[p.id])[:k]
-    return [replace(p, score=round(combined[p.id], 6), fused_rank=rank[p.id]) for p in ranked]
+    return [replace(p, score=round(combined[p.id], 6)) for p in ranked]
+
+
+def fuse_pools(*pools: Sequence[Passage]) -> list[Passage]:
+    """Several fused rankings as one pool: each passage once, with its best score (scaled to its
+    ranking's best) and its best rank (`fused_rank`)."""
+    merged: dict[str, Passage] = {}
+    for pool in pools:
+        top = max((p.score for p in pool), default=0.0) or 1.0
+        for rank, p in enumerate(pool):
+            seen = merged.get(p.id)
+            score = p.score / top
+            if seen is None or score > seen.score or rank < seen.fused_rank:
+                merged[p.id] = replace(
+                    p,
+                    score=max(score, seen.score if seen else 0.0),
+                    fused_rank=min(rank, seen.fused_rank if seen else rank),
+                )
+    return sorted(merged.values(), key=lambda p: (p.fused_rank, -p.score))

@@ -203,6 +203,12 @@ class HybridRetriever:
         self.keywords = keywords
         self.sentences = sentences
 
+    def keyword_sources(self, text: str, k: int) -> list[tuple[str, float]]:
+        """The documents of the k best passages by keyword search, with the passages' BM25 scores."""
+        hits = self.keywords.search(text, k)
+        found = {c.id: c.source for c in self.store.get([self.keywords.ids[i] for i, _ in hits])}
+        return [(found[cid], score) for i, score in hits if (cid := self.keywords.ids[i]) in found]
+
     def retrieve(self, question: str, k: int = 5, mode: str = "hybrid") -> list[Passage]:
         """The k best passages for the question."""
         if mode not in MODES:

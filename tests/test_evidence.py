@@ -9,7 +9,7 @@ import pytest
 from rag.answer.evidence import Sentence, expectation, question_terms
 from rag.answer.extractive import PULLED_IN_MARGIN, ExtractiveAnswerer, Scored
 from rag.clean import fold
-from rag.rerank import rerank
+from rag.rerank import fuse_pools, rerank
 from rag.schema import Passage
 
 
@@ -34,6 +34,14 @@ def _passage(pid: str, score: float = 1.0, text: str = "", fused_rank: int = 0) 
         ("一座1吉瓦AI工厂的电够多大人口的城市用？", ""),
         ("How many homes can the 1 GW factory power?", ""),
         ("How many GPUs are in the rack?", ""),
+        # bytes per second is a bandwidth, not a capacity
+        ("What is the HBM bandwidth of the GPU, in terabytes per second?", "bandwidth"),
+        ("GPU之间的带宽是多少？", "bandwidth"),
+        # a bare unit names what is asked only in a question for a number
+        ("Which region suits gigawatt AI factories?", ""),
+        ("Which chip delivers petaflops of AI performance?", ""),
+        ("How many petaflops does the chip deliver?", "flops"),
+        ("这座工厂有多少艾字节算力？", "bytes"),
     ],
 )
 def test_the_dimension_a_question_asks_for_is_recognised(question: str, dimension: str) -> None:
@@ -52,10 +60,49 @@ def test_the_dimension_a_question_asks_for_is_recognised(question: str, dimensio
         ("What portion of the work can agents take?", "智能体可以完成50%的工作量", True),
         ("What portion of the work can agents take?", "智能体可以完成很多工作", False),
         ("How much memory bandwidth in terabytes per second?", "以 1.8 terabytes每秒的速度连接", True),
+        ("How much memory bandwidth in terabytes per second?", "它配备了192GB内存", False),
+        ("DGX Spark配备了多大的内存？", "它配备了192GB内存", True),  # an amount with its unit, not a name
+        ("DGX Spark配备了多大的内存？", "内存的运行速度为 8 terabytes 每秒", False),
+        ("DGX Spark配备了多大的内存？", "它支持5g网络", False),  # 5g is a name
+        ("冷却能耗下降了多少？", "冷却能耗下降了三成", True),
+        ("冷却能耗下降了多少？", "冷却能耗一成不变", False),
     ],
 )
 def test_a_sentence_must_state_the_dimension_asked_for(question: str, sentence: str, met: bool) -> None:
     assert expectation(question).met_by(fold(sentence)) is met
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "met"),
+    [
+        ("那篇文章的作者是谁？", "作者 | 林晓", True),
+        ("那篇文章的作者是谁？", "文 | 王智远", True),
+        ("Who wrote the article?", "文章作者: 瓜哥AI新知", True),
+        ("那篇文章的作者是谁？", "作者认为，AI工厂会成为新的基础设施。", False),
+        ("Who is the author?", "The author argues that factories matter.", False),
+    ],
+)
+def test_who_wrote_it_is_answered_by_a_byline_only(question: str, sentence: str, met: bool) -> None:
+    wanted = expectation(question)
+    assert wanted.kind == "author"
+    assert wanted.met_by(fold(sentence)) is met
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("What does NVIDIA call these supercomputers?", True),
+        ("这种思路叫什么？", True),
+        ("那个蓝图叫什么名字？", True),
+        ("What does NVIDIA build?", False),
+        ("英伟达做了什么？", False),
+    ],
+)
+def test_a_question_for_a_name_prefers_a_sentence_that_names(question: str, asks: bool) -> None:
+    wanted = expectation(question)
+    assert wanted.name is asks
+    assert wanted.names(fold("我们把它们称为DGX Cloud。")) is asks
+    assert not wanted.names(fold("我们构建了DGX超级计算机。"))
 
 
 def test_english_function_words_are_not_terms_and_a_glossed_word_is_one_term() -> None:
@@ -82,7 +129,7 @@ class _Support:
 
 def test_reranking_lifts_the_passage_that_answers_and_records_the_fused_rank() -> None:
     pool = [_passage("a", 0.05), _passage("b", 0.04), _passage("c", 0.03)]
-    ranked = rerank("q", pool, _Support({"a": 0.5, "b": 0.1, "c": 0.9}), k=2)
+    ranked = rerank("q", fuse_pools(pool), _Support({"a": 0.5, "b": 0.1, "c": 0.9}), k=2)
     assert [p.id for p in ranked] == ["c", "a"]
     assert [p.fused_rank for p in ranked] == [2, 0]
     assert ranked[0].score > ranked[1].score

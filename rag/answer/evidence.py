@@ -14,7 +14,7 @@ from rag.tokens import is_chinese, sentences, words
 
 _NUMBER = re.compile(
     r"\d|(?:[二两三四五六七八九十]|一[十百千万亿])[一二两三四五六七八九十百千万亿]*"
-    r"(?:个|倍|家|年|人|名|次|座|台|款|种|项|位|亿|万)"
+    r"(?:个|倍|家|年|人|名|次|座|台|款|种|项|位|亿|万|成(?![为立功本长]))"
 )
 _DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|\b(19|20)\d\d\b|\d{4}-\d{1,2}")
 _ASKS_NUMBER = re.compile(
@@ -105,7 +105,10 @@ def coverage(terms: dict[str, float], folded: str) -> float:
     return sum(w for t, w in terms.items() if present(t, folded)) / total
 
 
-_CODE = re.compile(r"[a-z]+-?\d+[a-z\d]*|\d+[a-z]+\d*(?![a-z])")  # h20, gpt-4, 5g, r1: names, not amounts
+# h20, gpt-4, 5g, r1: names, not amounts (but 192gb, 1gw, 10ms are amounts with a unit)
+_CODE = re.compile(
+    r"[a-z]+-?\d+[a-z\d]*|\d+(?!(?:[kmgtpe]?(?:b|w|flops|hz)|[mk]?g|ms|nm|mm|cm|km|kg|x)(?![a-z\d]))[a-z]+\d*(?![a-z])"
+)
 _DURATION = re.compile(
     r"(?<!\d)(\d{1,3}|[一二两三四五六七八九十半几数])\s*"
     r"(秒|分钟|小时|天|周|星期|个月|年|seconds?|minutes?|hours?|days?|weeks?|months?|years?)"
@@ -123,23 +126,49 @@ _ASKS_MONEY = re.compile(
     r"多少钱|售价|价格|价钱|造价|成本|花费|投资了?多少|多少(美元|元|亿美元)|市值|估值"
     r"|how much money|\bcost|\bprice|how much .*(invest|pay|spend)|market (value|cap)|valuation"
 )
+_ASKS_AUTHOR = re.compile(r"作者|谁写的|撰文|署名|who (wrote|authored)|\bauthor|\bbyline|written by")
+# a byline: "作者 | 某某", "文 | 某某", "文章作者: 某某", "By …"
+_BYLINE = re.compile(r"^\s*(文章?作者|作者|文|撰文|撰稿|author|by|written by)\s*[|｜:：]\s*\S")
+_ASKS_NAME = re.compile(
+    r"(叫|叫做|叫作|称为|称作|称之为|名为|名叫)(什么|啥)|什么名字|名称是什么|取名|命名为?什么"
+    r"|what (does|do|did) [^?]{0,80}\bcall\b|\bcalled what|what is [^?]{0,40}\bcalled|what name"
+)
+_NAMING = re.compile(
+    r"称为|称之为|称作|叫做|叫作|名为|名叫|取名|命名|所谓|\b(called|named|dubbed|known as)\b"
+)
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.、)]\s*")
 _COUNTERS = "人名家个位次倍座台款种项颗条"
 
 
 # Dimensions a question can name (a unit, or a word asking for one), with the units a sentence
-# may state them in. A unit right after a number of the question is context ("the 1 GW factory"),
+# may state them in; the first one a question names counts ("how many times more bandwidth": times).
+# A unit right after a number of the question is context ("the 1 GW factory"),
 # not asked for. Any prefix of a dimension will do: petaflops are answered in exaflops too.
+_BYTES = r"[a-z]*bytes?|[tgpe]b(?![a-z])|字节"
+_PER_SECOND = r"(per second|/\s*s(?![a-z])|每秒)"
 _DIMENSIONS: dict[str, tuple[re.Pattern[str], str]] = {
+    "times": (
+        re.compile(r"how many times|几倍|多少倍|倍数"),
+        r"倍|times|×",
+    ),
+    "percent": (
+        re.compile(r"percent|百分之|百分比|\bshare of\b|what (portion|fraction|proportion)|比例|占比|几成"),
+        r"%|％|percent|百分之|成(?![功为本长])",
+    ),
     "flops": (
         re.compile(r"[a-z]*flops\b|浮点运算"),
         r"[a-z]*flops|艾|拍|千万亿次|亿亿次|万亿次",
     ),
+    # bytes per second (bandwidth) and bytes (capacity) answer different questions
+    "bandwidth": (
+        re.compile(rf"({_BYTES})\s*{_PER_SECOND}|带宽|频宽|bandwidth"),
+        rf"({_BYTES})\s*{_PER_SECOND}",
+    ),
     "bytes": (
         re.compile(
-            r"\b([tgpe]b|[a-z]*bytes?)\b|字节|多大的?(内存|显存)|(内存|显存)有?多大|how much [a-z0-9 ]*memory"
+            rf"(?<![a-z])({_BYTES})(?![a-z])|多大的?(内存|显存)|(内存|显存)有?多大|how much [a-z0-9 ]*memory"
         ),
-        r"[a-z]*bytes?|[tgpe]b\b|字节",
+        rf"({_BYTES})(?![a-z])(?!\s*{_PER_SECOND})",
     ),
     "power": (
         re.compile(r"\b([gmk]w|[a-z]*watts?)\b|瓦"),
@@ -149,22 +178,21 @@ _DIMENSIONS: dict[str, tuple[re.Pattern[str], str]] = {
         re.compile(r"how heavy|\b(pounds|lbs|kilograms?|kg|tons|tonnes)\b|多重|重量|磅|公斤|千克|吨"),
         r"磅|公斤|千克|吨|pounds?|lbs|kg|kilograms?|tons?|tonnes?",
     ),
-    "times": (
-        re.compile(r"how many times|几倍|多少倍|倍数"),
-        r"倍|times|×",
-    ),
-    "percent": (
-        re.compile(r"percent|百分之|百分比|\bshare of\b|what (portion|fraction|proportion)|比例|占比|几成"),
-        r"%|％|percent|百分之|成(?![功为本长])",
-    ),
 }
 
 
 def _dimension(folded: str) -> str:
-    """The dimension a (folded) question asks its number in ("" when none)."""
-    for name, (asks, _) in _DIMENSIONS.items():
+    """The dimension a (folded) question asks its number in ("" when none).
+
+    A bare unit asks for it only in a question for a number ("how many petaflops", "in gigabytes"):
+    "which region suits gigawatt AI factories" asks for a place."""
+    asks_number = bool(_ASKS_NUMBER.search(folded))
+    for name, (asks, unit) in _DIMENSIONS.items():
         for match in asks.finditer(folded):
-            if not re.search(r"\d\s*[吉兆千太艾拍]?\s*$", folded[: match.start()]):
+            before = folded[: match.start()]
+            if re.search(r"\d\s*[吉兆千太艾拍]?\s*$", before):
+                continue  # "the 1 GW factory": context
+            if asks_number or not re.fullmatch(unit, match.group(0)) or re.search(r"\bin\s+$", before):
                 return name
     return ""
 
@@ -173,16 +201,23 @@ def _dimension(folded: str) -> str:
 class Expectation:
     """What kind of thing a question asks for, so a sentence without one cannot answer it."""
 
-    kind: str = ""  # "", "number", "date", "duration", "money"
+    kind: str = ""  # "", "number", "date", "duration", "money", "author"
     unit: str = ""  # for a count: the counter asked for (`多少人` → `人`)
     things: tuple[str, ...] = ()  # what is counted (`多少算力` → 算力; `how many chips` → 芯片, …)
     given: tuple[str, ...] = ()  # numbers the question itself holds: they are context, not the answer
     dimension: str = ""  # a key of _DIMENSIONS: the number must come with one of its units
+    name: bool = False  # asks what something is called: a sentence that names a thing answers best
+
+    def names(self, folded: str) -> bool:
+        """Does the (folded) sentence name something, when a name is asked for."""
+        return self.name and bool(_NAMING.search(folded))
 
     def met_by(self, folded: str) -> bool:
         """Does the (folded) sentence hold something of this kind."""
         if not self.kind:
             return True
+        if self.kind == "author":
+            return bool(_BYLINE.search(folded))
         text = _CODE.sub(" ", _LIST_NUMBER.sub("", folded))
         for number in self.given:
             text = re.sub(rf"(?<![\d.]){re.escape(number)}(?![\d.])", " ", text)
@@ -217,13 +252,15 @@ def expectation(question: str, translate: Callable[[str], list[Gloss]] | None = 
     dictionary translations of the noun after "how many".
     """
     folded = fold(question)
-    kind = _kind(folded, translate)
+    kind = replace(_kind(folded, translate), name=bool(_ASKS_NAME.search(folded)))
     given = tuple(dict.fromkeys(re.findall(r"\d+(?:\.\d+)?", _CODE.sub(" ", folded))))
     return replace(kind, given=given) if kind.kind else kind
 
 
 def _kind(folded: str, translate: Callable[[str], list[Gloss]] | None) -> Expectation:
     """The expectation of a folded question, before the numbers it gives are noted."""
+    if _ASKS_AUTHOR.search(folded):
+        return Expectation("author")
     if _ASKS_DURATION.search(folded):
         return Expectation("duration")
     if _ASKS_MONEY.search(folded):

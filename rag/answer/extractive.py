@@ -26,6 +26,8 @@ from rag.tokens import is_chinese
 # Extra evidence asked of a sentence whose passage only reranking brought into the passages read.
 # Chosen on eval/dev.jsonl.
 PULLED_IN_MARGIN = 0.02
+# What a sentence that names something ("我们称之为…", "called …") gains when a name is asked for.
+NAMING_BONUS = 0.1
 ABSTAIN_ZH = "文档中没有找到这个问题的答案。"
 ABSTAIN_EN = "The documents do not answer this question."
 _ANAPHOR = re.compile(r"^(它|这|這|其|该|該|此|他们|他們|that|this|it)")
@@ -123,6 +125,8 @@ class ExtractiveAnswerer:
             typed = wanted.met_by(s.folded) and not is_instruction(s.folded)  # planted text is never quoted
             value = float(sim) + self.lexical_weight * lexical + (0.05 / (s.rank + 1) if by_rank else 0.0)
             value += (0.2 if wanted.kind else 0.0) if typed else -0.3
+            if wanted.names(s.folded):
+                value += NAMING_BONUS
             if len(s.folded) < 8:
                 value -= 0.5
             if not wanted.kind and s.folded.rstrip().endswith(("?", "？")):
