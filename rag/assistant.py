@@ -133,14 +133,18 @@ class Assistant:
         pool = fuse_pools(pool, retriever.retrieve(scope.rest, k=depth, mode=mode))
         return rerank(scope.rest, pool, answerer, k, prior=scope.documents), scope
 
-    def ask(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
+    def ask(
+        self, question: str, k: int | None = None, mode: str | None = None, extractive: bool = False
+    ) -> Answer:
         """Answer a question from the documents, with numbered citations, or abstain.
+
+        `extractive`: quote the passages even when an LLM endpoint is configured.
 
         Example:
             >>> Assistant().ask("What is the capital of France?").abstained
             True
         """
-        return self._last(self._respond(question, k, mode, stream=False))
+        return self._last(self._respond(question, k, mode, stream=False, offline=extractive))
 
     @staticmethod
     def _last(items: Iterator[str | Answer]) -> Answer:

@@ -167,10 +167,7 @@ class AssistantSystem:
         return self.assistant.retrieve(question, k=k, mode=self.mode)
 
     def ask(self, question: str, k: int) -> Answer:
-        if self.llm:
-            return self.assistant.ask(question, k=k, mode=self.mode)
-        passages = self.assistant.retrieve(question, k=k, mode=self.mode)
-        return self.assistant.extractive.answer(question.strip(), passages)
+        return self.assistant.ask(question, k=k, mode=self.mode, extractive=not self.llm)
 
     def collection(self) -> list[str]:
         return [chunk.text for chunk, _ in self.assistant.store.chunks()]

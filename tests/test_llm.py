@@ -187,6 +187,16 @@ def test_three_500s_fall_back_to_the_extractive_answer(
     no_key_anywhere(answer, caplog)
 
 
+def test_an_extractive_ask_quotes_without_calling_the_configured_model(
+    assistant: Assistant, llm: ScriptedLLM
+) -> None:
+    a = make(assistant, llm)
+    llm.default = Reply(text="不该用到的回答")
+    answer = a.ask(COMPUTE, extractive=True)
+    assert llm.requests == [] and answer.mode == "extractive" and "25艾字节" in answer.text
+    assert answer.text == assistant.ask(COMPUTE).text and not answer.notice
+
+
 def test_a_hang_past_the_timeout_falls_back_in_about_timeout_times_attempts(
     assistant: Assistant, llm: ScriptedLLM
 ) -> None:
