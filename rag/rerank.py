@@ -16,7 +16,7 @@ from rag.schema import Passage
 
 POOL = 20
 SUPPORT_WEIGHT = 3.0
-PRIOR_WEIGHT = 2.0  # for a question naming its document: how much a passage of it gains
+PRIOR_WEIGHT = 2.0  # for a question naming its document: how much its passages gain (chosen on dev)
 
 
 class Support(Protocol):
@@ -34,8 +34,8 @@ def rerank(
 ) -> list[Passage]:
     """The k best passages of the pool, fused score and answer support combined (score replaced).
 
-    `prior`: for a question that names its document, how well each document fits the description
-    (the best 1.0); its passages gain `PRIOR_WEIGHT` times that."""
+    `prior`: for a question that names its document, that document's lead over the next best fit
+    (0 to 1); its passages gain `PRIOR_WEIGHT` times that."""
     if not passages:
         return []
     found = support.passage_support(question, passages)
