@@ -48,6 +48,7 @@ class Scored:
     lexical: float
     typed: bool
     index: int = 0  # position among the candidate sentences, for finding neighbours
+    kind: str = ""  # the kind of thing the question asks for (`Expectation.kind`)
 
 
 class ExtractiveAnswerer:
@@ -131,7 +132,7 @@ class ExtractiveAnswerer:
                 value -= 0.5
             if not wanted.kind and s.folded.rstrip().endswith(("?", "？")):
                 value -= 0.15  # a sentence that asks (a rhetorical heading) seldom answers an open question
-            scored.append(Scored(s, value, float(sim), lexical, typed, index))
+            scored.append(Scored(s, value, float(sim), lexical, typed, index, wanted.kind))
         return sorted(scored, key=lambda x: -x.score)
 
     def score(self, question: str, passages: Sequence[Passage]) -> list[Scored]:
@@ -155,7 +156,7 @@ class ExtractiveAnswerer:
         """Is the best sentence supported well enough to answer from it."""
         if not best.typed:
             return False
-        if expectation(question).kind == "author":
+        if best.kind == "author":
             return True  # a byline answers who wrote it; its likeness to the question says nothing
         if self.embedder is None:
             return best.lexical >= self.min_lexical
