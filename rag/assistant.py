@@ -16,7 +16,7 @@ from rag.answer.llm import LLMAnswerer
 from rag.bundled import bundled_files
 from rag.config import Settings
 from rag.conversation import History, standalone_question, turns
-from rag.crosslingual import Lexicon
+from rag.crosslingual import LEXICON_FILE, Lexicon
 from rag.embed import Embedder, EmbeddingCache, make_embedder
 from rag.errors import InputError
 from rag.ingest import ingest
@@ -76,13 +76,17 @@ class Assistant:
 
     def _reload(self) -> None:
         cache = self.settings.home / f"{self.store.name}.tokens.json"
-        lexicon = Lexicon(self.settings.home / "lexicon.pickle")
+        lexicon = Lexicon(self.settings.home / LEXICON_FILE)
         keywords = KeywordIndex.load_or_build(self.store.ids(), self._texts, cache, lexicon)
         sentences = SentenceIndex(self.embedder)
         with self._lock:
             self.retriever = HybridRetriever(self.store, self.embedder, keywords, sentences)
             self.extractive = ExtractiveAnswerer(
-                keywords.idf, self.embedder, sentences, translate=keywords.glosses
+                keywords.idf,
+                self.embedder,
+                sentences,
+                translate=keywords.glosses,
+                documents_with=self.retriever.documents_with,
             )
 
     def _texts(self, ids: list[str]) -> list[str]:

@@ -25,6 +25,8 @@ ENGLISH_STOP = STOPWORDS | frozenset(
     "each every many much more most other another such".split()
 )
 MAX_PER_TERM = 4
+# The cached table's file name, versioned: a table built by older rules is never read back.
+LEXICON_FILE = "lexicon-2.pickle"
 Gloss = tuple[str, list[str]]  # an English word or phrase of a question, and its Chinese translations
 
 
@@ -51,7 +53,9 @@ def build_table(path: Path | None = None) -> dict[str, list[str]]:
                 continue
             simplified, glosses = parsed
             for position, gloss in enumerate(glosses[:4]):
-                for piece in _PAREN.sub(" ", gloss).lower().split(";"):
+                # "Tokyo, capital of Japan", "NVIDIA, computer graphics card company": each comma
+                # segment is a sense of its own, and the name before the comma the main one
+                for piece in re.split(r"[;,]", _PAREN.sub(" ", gloss).lower()):
                     words = [w for w in _WORDS.findall(piece) if w not in ("to", "a", "an", "the")]
                     if not words or len(words) > 2:
                         continue
@@ -61,10 +65,15 @@ def build_table(path: Path | None = None) -> dict[str, list[str]]:
     return {k: [w for _, w in sorted(v)] for k, v in ranked.items()}
 
 
-def _lemmas(word: str) -> list[str]:
-    """The word and plausible base forms (plural, past, -ing)."""
+def lemmas(word: str) -> list[str]:
+    """The word and plausible base forms (plural, past, -ing; a people's adjective: its country)."""
     forms = [word]
     for suffix, repl in (
+        ("ese", ""),  # Japanese → Japan, Vietnamese → Vietnam
+        ("ese", "a"),  # Chinese → China
+        ("ian", "ia"),  # Indian → India, Australian → Australia
+        ("ican", "ica"),  # American → America, African → Africa
+        ("ean", "ea"),  # Korean → Korea
         ("ies", "y"),
         ("es", ""),
         ("s", ""),
@@ -103,7 +112,8 @@ class Lexicon:
     def glosses(self, question: str, known: Callable[[str], bool]) -> list[Gloss]:
         """Each English content word or phrase of the question with the Chinese words that may
         translate it (only those the index contains; words without any are left out)."""
-        words = [w.strip("'-") for w in _WORDS.findall(question.lower())]
+        original = [w.strip("'-") for w in re.findall(r"[A-Za-z][A-Za-z'-]*", question)]
+        words = [w.lower() for w in original]
         table = self.table()
         out: list[Gloss] = []
         used: set[int] = set()
@@ -116,8 +126,10 @@ class Lexicon:
         for i, word in enumerate(words):
             if i in used or word in ENGLISH_STOP or len(word) < 3:
                 continue
+            if original[i][0].isupper() and known(word):
+                continue  # a name the documents write as the question does ("NVIDIA", "Blackwell")
             found = []
-            for form in _lemmas(word):
+            for form in lemmas(word):
                 found.extend(w for w in table.get(form, []) if known(w) and w not in found)
             if found:
                 out.append((word, found[:MAX_PER_TERM]))

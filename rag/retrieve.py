@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,20 @@ class KeywordIndex:
         pairs = bigrams(word)
         return len(word) > 2 and bool(pairs) and all(p in self._vocab for p in pairs)
 
+    def holding(self, word: str) -> np.ndarray:
+        """Positions (in `ids`) of the chunks holding this folded word: as a token, or for a longer
+        Han word, as all of its bigrams."""
+        columns = [word] if word in self._vocab else (bigrams(word) if len(word) > 2 else [])
+        if not columns or any(c not in self._vocab for c in columns):
+            return np.zeros(0, np.int64)
+        indptr, indices = self._bm25.scores["indptr"], self._bm25.scores["indices"]
+        found: np.ndarray | None = None
+        for c in columns:
+            column = self._vocab[c]
+            rows = np.asarray(indices[indptr[column] : indptr[column + 1]])
+            found = rows if found is None else np.intersect1d(found, rows)
+        return found if found is not None else np.zeros(0, np.int64)
+
     def glosses(self, question: str) -> list[Gloss]:
         """The content words of a question in another language, each with the Chinese words that
         may translate it ([] for a Chinese question)."""
@@ -202,6 +217,20 @@ class HybridRetriever:
         self.embedder = embedder
         self.keywords = keywords
         self.sentences = sentences
+        # the documents, and each keyword-indexed chunk's one (a position among them), read once
+        self._sources: tuple[list[str], np.ndarray] | None = None
+        self._sources_lock = threading.Lock()
+
+    def documents_with(self, word: str) -> frozenset[str]:
+        """The documents whose text holds this folded word (none when no chunk does)."""
+        with self._sources_lock:
+            if self._sources is None:
+                by_id = self.store.sources()
+                names = sorted(set(by_id.values()))
+                code = {name: i for i, name in enumerate(names)}
+                self._sources = (names, np.array([code.get(by_id.get(c, ""), -1) for c in self.keywords.ids]))
+        names, codes = self._sources
+        return frozenset(names[c] for c in np.unique(codes[self.keywords.holding(word)]) if c >= 0)
 
     def keyword_sources(self, text: str, k: int) -> list[tuple[str, float]]:
         """The documents of the k best passages by keyword search, with the passages' BM25 scores."""

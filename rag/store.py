@@ -290,6 +290,12 @@ class ChromaStore:
         with self._guard("read the chunk ids"):
             return [str(i) for i in get_all(self._collection, [])["ids"]]
 
+    def sources(self) -> dict[str, str]:
+        """The document (source) of every stored chunk, by chunk id (metadata only: no texts)."""
+        with self._guard("read the chunks' documents"):
+            got = get_all(self._collection, ["metadatas"])
+        return {str(i): str((m or {}).get("source", "")) for i, m in zip(got["ids"], got["metadatas"])}
+
     def get(self, ids: Sequence[str]) -> list[Chunk]:
         """The stored chunks among `ids`, in the order given."""
         found: dict[str, Chunk] = {}

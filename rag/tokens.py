@@ -45,6 +45,14 @@ def words(text: str) -> list[str]:
     return out
 
 
+def tagged(text: str) -> list[tuple[str, str]]:
+    """Words of already folded text with their jieba part-of-speech flags (`nr` a person, …)."""
+    _jieba()
+    import jieba.posseg
+
+    return [(w, flag) for w, flag in jieba.posseg.lcut(text)]
+
+
 def bigrams(text: str) -> list[str]:
     """Character bigrams of every Han run, so terms jieba splits oddly still match."""
     out: list[str] = []

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +52,22 @@ def assistant(rag_home: Path) -> Iterator[object]:
     from rag import Assistant, Settings
 
     yield Assistant(Settings(home=rag_home), show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def assistant_over(tmp_path_factory: pytest.TempPathFactory) -> Callable[[dict[str, str]], Any]:
+    """Makes a new assistant (no bundled corpus) over the files given by name and text, indexed."""
+    from rag import Assistant, Settings
+
+    def make(files: dict[str, str]) -> Assistant:
+        root = tmp_path_factory.mktemp("docs")
+        for name, text in files.items():
+            (root / name).write_text(text, encoding="utf-8")
+        made = Assistant(Settings(home=root / ".home"), bundled=False, show_progress=False)
+        made.ingest([root / name for name in files])
+        return made
+
+    return make
 
 
 @pytest.fixture()

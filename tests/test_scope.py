@@ -3,7 +3,7 @@ quotes that document (unit tests, then end to end with real Chroma, embeddings a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -131,17 +131,8 @@ _DESERT = """# 沙漠光伏如何为算力供电
 
 
 @pytest.fixture(scope="module")
-def two_articles(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    from rag import Settings
-
-    root = tmp_path_factory.mktemp("articles")
-    folder = root / "docs"
-    folder.mkdir()
-    (folder / "sea.md").write_text(_SEA, encoding="utf-8")
-    (folder / "desert.md").write_text(_DESERT, encoding="utf-8")
-    assistant = Assistant(Settings(home=root / "home"), bundled=False, show_progress=False)
-    assistant.ingest([folder])
-    return assistant
+def two_articles(assistant_over: Callable[[dict[str, str]], Assistant]) -> Assistant:
+    return assistant_over({"sea.md": _SEA, "desert.md": _DESERT})
 
 
 @pytest.mark.parametrize(

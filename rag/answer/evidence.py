@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 
 from rag.chunk import continues
 from rag.clean import fold
-from rag.crosslingual import ENGLISH_STOP, Gloss
+from rag.crosslingual import ENGLISH_STOP, Gloss, lemmas
 from rag.schema import Passage
-from rag.tokens import is_chinese, sentences, words
+from rag.tokens import is_chinese, sentences, tagged, words
 
 _NUMBER = re.compile(
     r"\d|(?:[二两三四五六七八九十]|一[十百千万亿])[一二两三四五六七八九十百千万亿]*"
@@ -90,6 +90,62 @@ def question_terms(
         if len(parts) >= 2:
             del terms[term]
     return terms
+
+
+# jieba's flags for names: people (and transliterated ones), organisations, other proper nouns,
+# Latin-script words. Places (`ns`) are left out: jieba tags common nouns such as 城市 as places.
+_NAME_FLAGS = frozenset({"nr", "nrt", "nt", "nz", "eng"})
+_LATIN_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9-]*")
+
+
+@dataclass(frozen=True)
+class Name:
+    """A name the question gives ("Vera Rubin", 华为): the documents' forms it may take."""
+
+    forms: tuple[str, ...]  # folded: the name's words, their base forms and dictionary translations
+    # written as the documents would write it (a Chinese name in a Chinese question): a name no
+    # document holds is then one they do not speak of; a name in another language may just lack
+    # a translation
+    as_written: bool
+
+
+def question_names(question: str, translate: Callable[[str], list[Gloss]] | None = None) -> list[Name]:
+    """The names a question gives: what it is about, so an answer must come from a document that
+    speaks of them.
+
+    In an English question, a name is a capitalised word after the first, or an acronym or a code;
+    capitalised words in a row make one name ("Vera Rubin"), found when any of its words is. In a
+    Chinese question, the words jieba tags as names."""
+    if is_chinese(question):
+        return [
+            Name((word,), flag != "eng")
+            for word, flag in tagged(fold(question))
+            if flag in _NAME_FLAGS and len(word) > 1
+        ]
+    groups: list[list[str]] = []
+    joinable, end = False, -1  # was the word before a capitalised name word, and where it ended
+    for i, match in enumerate(_LATIN_WORD.finditer(question)):
+        word = match.group(0)
+        name = (
+            i > 0
+            and len(word) > 1
+            and word.lower() not in ENGLISH_STOP
+            and (word[0].isupper() or any(c.isdigit() for c in word))
+        )
+        titled = name and word[0].isupper() and not word.isupper()
+        if titled and joinable and question[end : match.start()] == " ":
+            groups[-1].append(word)
+        elif name:
+            groups.append([word])
+        joinable, end = titled, match.end()
+    names = []
+    for group in groups:
+        forms: list[str] = []
+        for word in group:
+            forms += lemmas(word.lower())
+            forms += [w for _, found in (translate(word.lower()) if translate else []) for w in found]
+        names.append(Name(tuple(dict.fromkeys(forms)), False))
+    return names
 
 
 def present(term: str, folded: str) -> bool:
@@ -234,12 +290,13 @@ class Expectation:
             return bool(re.search(rf"{quantity}\s*[多余]?\s*({unit})", text))
         if self.unit:
             # "350多个", "十余家": an approximate count still counts
-            # a lone 一 before the counter is the article ("一个由AI驱动的未来"), not a count
-            count = r"(\d|[二两三四五六七八九十百千万亿几数]|一(?=[十百千万亿]))"
+            # a lone 一 before the counter is the article ("一个由AI驱动的未来"), not a count, and
+            # 几个 / 数个 ("several") is none either, unlike 几十个 / 数百个
+            count = r"(\d|[二两三四五六七八九十百千万亿]|[一几数](?=[十百千万亿]))"
             return bool(re.search(rf"{count}\s*[多余]?\s*{self.unit}", text))
         if self.things:
             near = "|".join(re.escape(t) for t in self.things)
-            quantity = r"(\d|[一二两三四五六七八九十百千万亿几数])"
+            quantity = r"(\d|[一二两三四五六七八九十百千万亿]|[几数](?=[十百千万亿]))"
             # the counted noun may follow a counter and a name: "九个 nvlink 交换机"
             return bool(re.search(rf"{quantity}[^。，,；;！？]{{0,12}}?({near})", text))
         return bool(_NUMBER.search(text))
@@ -248,11 +305,19 @@ class Expectation:
 def expectation(question: str, translate: Callable[[str], list[Gloss]] | None = None) -> Expectation:
     """What the question asks for: a duration, an amount of money, a date, a count, a number, or anything.
 
+    When the question is two questions in a row (a short part of a `split_question` with the first
+    part in front for context), the last one says what is asked.
+
     For a count, what is counted is kept too: the counter (`多少人`), the noun after 多少, or the
     dictionary translations of the noun after "how many".
     """
-    folded = fold(question)
+    asked = [q for q in re.split(r"(?<=[？?])\s*", question.strip()) if q.strip()]
+    folded = fold(asked[-1] if asked else question)
     kind = replace(_kind(folded, translate), name=bool(_ASKS_NAME.search(folded)))
+    acronym = re.search(r"(?i:how many)(?: [A-Za-z]+)? ([A-Z]{2,})s?\b", asked[-1] if asked else question)
+    if kind.kind == "number" and not (kind.unit or kind.things or kind.dimension) and acronym:
+        # "how many Blackwell GPUs": an acronym is written the same in every language
+        kind = replace(kind, things=(acronym.group(1).lower(),))
     given = tuple(dict.fromkeys(re.findall(r"\d+(?:\.\d+)?", _CODE.sub(" ", folded))))
     return replace(kind, given=given) if kind.kind else kind
 
@@ -280,8 +345,11 @@ def _kind(folded: str, translate: Callable[[str], list[Gloss]] | None) -> Expect
             return Expectation("number", things=(first[0],) if first and len(first[0]) > 1 else ())
         english = re.search(r"how many ([a-z]+(?: [a-z]+)?)", folded)
         if english and translate:
-            glosses = translate(english.group(1))
-            return Expectation("number", things=tuple(w for _, found in glosses[-1:] for w in found))
+            # the counted noun: the plural one ("how many blackwell gpus", "how many people attended")
+            nouns = english.group(1).split()
+            counted = next((w for w in nouns if w.endswith("s") or w == "people"), nouns[0])
+            glosses = translate(counted)
+            return Expectation("number", things=tuple(w for _, found in glosses for w in found))
         return Expectation("number")
     return Expectation()
 

@@ -10,9 +10,11 @@ import numpy as np
 
 from rag.answer.citations import is_instruction
 from rag.answer.evidence import (
+    Name,
     Sentence,
     coverage,
     expectation,
+    question_names,
     question_terms,
     split_passages,
     split_question,
@@ -49,6 +51,7 @@ class Scored:
     typed: bool
     index: int = 0  # position among the candidate sentences, for finding neighbours
     kind: str = ""  # the kind of thing the question asks for (`Expectation.kind`)
+    names: tuple[Name, ...] = ()  # the names the question gives
 
 
 class ExtractiveAnswerer:
@@ -75,6 +78,7 @@ class ExtractiveAnswerer:
         passages_read: int = 5,
         translate: Callable[[str], list[Gloss]] | None = None,
         lexical_weight: float = 0.3,
+        documents_with: Callable[[str], frozenset[str]] | None = None,
     ) -> None:
         self.idf = idf
         self.embedder = embedder
@@ -85,6 +89,7 @@ class ExtractiveAnswerer:
         self.passages_read = passages_read
         self.translate = translate
         self.lexical_weight = lexical_weight
+        self.documents_with = documents_with
 
     def _candidates(
         self, passages: Sequence[Passage], read: int | None = None
@@ -111,6 +116,7 @@ class ExtractiveAnswerer:
     ) -> list[Scored]:
         terms = self.terms(question)
         wanted = expectation(question, self.translate)
+        names = tuple(question_names(question, self.translate)) if self.documents_with else ()
         sims = (
             vectors @ self.embedder.embed_query(question)
             if vectors is not None and self.embedder is not None and len(sents)
@@ -132,7 +138,7 @@ class ExtractiveAnswerer:
                 value -= 0.5
             if not wanted.kind and s.folded.rstrip().endswith(("?", "？")):
                 value -= 0.15  # a sentence that asks (a rhetorical heading) seldom answers an open question
-            scored.append(Scored(s, value, float(sim), lexical, typed, index, wanted.kind))
+            scored.append(Scored(s, value, float(sim), lexical, typed, index, wanted.kind, names))
         return sorted(scored, key=lambda x: -x.score)
 
     def score(self, question: str, passages: Sequence[Passage]) -> list[Scored]:
@@ -154,7 +160,7 @@ class ExtractiveAnswerer:
 
     def supported(self, question: str, best: Scored) -> bool:
         """Is the best sentence supported well enough to answer from it."""
-        if not best.typed:
+        if not best.typed or not self.speaks_of(best):
             return False
         if best.kind == "author":
             return True  # a byline answers who wrote it; its likeness to the question says nothing
@@ -165,6 +171,19 @@ class ExtractiveAnswerer:
         if best.sentence.passage.fused_rank >= self.passages_read:
             floor += PULLED_IN_MARGIN  # retrieval alone ranked its passage low: it must show more
         return evidence >= floor
+
+    def speaks_of(self, best: Scored) -> bool:
+        """Does the document of the best sentence speak of every name the question gives.
+
+        An answer about the Blackwell GPU does not answer a question about Vera Rubin, however
+        alike the sentences. A Chinese name that no document holds is one they never mention."""
+        if self.documents_with is None:
+            return True
+        for name in best.names:
+            holding = frozenset().union(*(self.documents_with(form) for form in name.forms))
+            if best.sentence.passage.source not in holding and (holding or name.as_written):
+                return False
+        return True
 
     def assess(self, question: str, passages: Sequence[Passage]) -> tuple[list[Scored], bool]:
         """The scored sentences, best first, and whether the evidence is strong enough to answer.

@@ -1,0 +1,145 @@
+"""Names a question gives must be spoken of by the document the answer quotes; dictionary names."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from rag import Assistant
+from rag.answer.evidence import Name, Sentence, expectation, question_names
+from rag.answer.extractive import ExtractiveAnswerer, Scored
+from rag.crosslingual import Lexicon, build_table, lemmas
+from rag.retrieve import KeywordIndex
+from rag.schema import Passage
+from rag.tokens import tokenize
+
+
+def _translate(text: str) -> list[tuple[str, list[str]]]:
+    table = {"boston": ["波士顿"], "people": ["人们"], "attended": ["光临"]}
+    return [(w, table[w]) for w in text.lower().split() if w in table]
+
+
+@pytest.mark.parametrize(
+    ("question", "forms"),
+    [
+        # capitalised words in a row are one name; an acronym stands alone; the first word is none
+        ("What is the HBM bandwidth of a Vera Rubin GPU?", [("hbm",), ("vera", "rubin"), ("gpu",)]),
+        ("Which robots did Boston Dynamics build?", [("boston", "波士顿", "dynamics", "dynamic")]),
+        # a code is a name; "3D" and the pronoun "I" are not, nor Huang (the speaker)
+        ("Did I see Huang show 3D renders of the H100?", [("h100",)]),
+    ],
+)
+def test_the_names_of_an_english_question(question: str, forms: list[tuple[str, ...]]) -> None:
+    names = question_names(question, _translate)
+    assert [n.forms for n in names] == forms
+    assert not any(n.as_written for n in names)  # an English name may lack its Chinese translation
+
+
+def test_the_names_of_a_chinese_question_are_written_as_the_documents_would() -> None:
+    names = question_names("华为的芯片在日本的城市卖得怎么样？")
+    assert Name(("华为",), True) in names
+    assert not any(n.forms[0] in ("日本", "城市") for n in names)  # places are left out
+
+
+def _scored(source: str, names: list[Name]) -> Scored:
+    passage = Passage(id="p", source=source, text="它的带宽是每秒8TB。", score=1.0, start_line=1, end_line=1)
+    sentence = Sentence(passage, 0, 1, passage.text, passage.text.lower())
+    return Scored(sentence, 1.0, 0.99, 1.0, True, names=tuple(names))
+
+
+def test_an_answer_must_come_from_a_document_that_speaks_of_every_name() -> None:
+    held = {"vera": frozenset({"ces.md"}), "rubin": frozenset({"ces.md"}), "华为": frozenset()}
+    answerer = ExtractiveAnswerer(lambda t: 1.0, documents_with=lambda w: held.get(w, frozenset()))
+    rubin = Name(("vera", "rubin"), False)
+    assert answerer.speaks_of(_scored("ces.md", [rubin]))
+    assert not answerer.speaks_of(_scored("tokyo.md", [rubin]))  # another GPU's figure
+    assert not answerer.speaks_of(_scored("ces.md", [Name(("华为",), True)]))  # no document's name
+    assert answerer.speaks_of(_scored("ces.md", [Name(("sega",), False)]))  # maybe just untranslated
+    assert not answerer.supported("What is the bandwidth of a Vera Rubin GPU?", _scored("tokyo.md", [rubin]))
+    assert ExtractiveAnswerer(lambda t: 1.0).speaks_of(_scored("tokyo.md", [rubin]))  # nothing to ask
+
+
+def test_the_chunks_holding_a_word_as_a_token_or_as_its_bigrams() -> None:
+    texts = ["英伟达的Vera Rubin平台", "软银在日本建设数据中心。", "数据中心的电力"]
+    index = KeywordIndex.build(["a", "b", "c"], [tokenize(t) for t in texts])
+    assert sorted(index.holding("rubin")) == [0]
+    assert sorted(index.holding("数据中心")) == [1, 2]
+    assert sorted(index.holding("软银在日本")) == [1]  # no token: every bigram of it is in chunk b
+    assert len(index.holding("华为")) == 0 and len(index.holding("苹果公司")) == 0
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "things"),
+    [
+        ("How many Blackwell GPUs will the factory hold?", "number", ("gpu",)),  # an acronym as is
+        ("How many people attended?", "number", ("人们",)),  # the counted noun, not the verb
+        ("他们一共尝试过几次？其中最后一次谈的是什么？", "", ()),  # the last question says what is asked
+    ],
+)
+def test_what_is_counted_and_which_question_says_what_is_asked(
+    question: str, kind: str, things: tuple[str, ...]
+) -> None:
+    wanted = expectation(question, _translate)
+    assert (wanted.kind, wanted.things) == (kind, things)
+
+
+def test_several_is_no_count() -> None:
+    wanted = expectation("英伟达一共有多少个库？")
+    assert not wanted.met_by("黄仁勋提到几个理想地点:")
+    assert wanted.met_by("我们有几十个库。") and wanted.met_by("我们有350多个库。")
+
+
+def test_the_dictionary_reads_names_before_a_comma_and_peoples_adjectives(tmp_path: Path) -> None:
+    dictionary = tmp_path / "cedict.txt.gz"
+    with gzip.open(dictionary, "wt", encoding="utf-8") as handle:
+        handle.write("# test\n東京 东京 [Dong1 jing1] /Tokyo, capital of Japan/\n")
+        handle.write("日本 日本 [Ri4 ben3] /Japan/\n")
+        handle.write("英偉達 英伟达 [Ying1 wei3 da2] /NVIDIA, computer graphics card company/\n")
+    table = build_table(dictionary)
+    assert table["tokyo"] == ["东京"] and table["nvidia"] == ["英伟达"]
+    assert "china" in lemmas("chinese") and "japan" in lemmas("japanese") and "africa" in lemmas("african")
+    lexicon = Lexicon()
+    lexicon._table = table
+    chinese = {"日本", "东京", "英伟达"}.__contains__
+    glossed = lexicon.glosses("the Japanese keynote in Tokyo", chinese)
+    assert glossed == [("japanese", ["日本"]), ("tokyo", ["东京"])]
+    # a capitalised word the documents hold as written is searched as written
+    assert lexicon.glosses("Which NVIDIA GPU", chinese) == [("nvidia", ["英伟达"])]
+    assert lexicon.glosses("Which NVIDIA GPU", lambda w: True) == []
+
+
+_CHIP = "# 北极星芯片\n\n星河公司发布了北极星芯片，内存带宽为12TB/s。\n\n北极星芯片将于明年量产。\n"
+_SERVER = (
+    "# 天狼星服务器\n\n云海公司的天狼星服务器搭载了Orion处理器，功耗为800瓦。\n\n天狼星服务器面向数据中心。\n"
+)
+
+
+@pytest.fixture(scope="module")
+def two_products(assistant_over: Callable[[dict[str, str]], Assistant]) -> Assistant:
+    return assistant_over({"chip.md": _CHIP, "server.md": _SERVER})
+
+
+def test_the_documents_that_hold_a_word(two_products: Assistant) -> None:
+    assert two_products.retriever.documents_with("orion") == {"server.md"}
+    assert two_products.retriever.documents_with("北极星") == {"chip.md"}
+    assert two_products.retriever.documents_with("华为") == frozenset()
+
+
+@pytest.mark.parametrize("question", ["Orion处理器的内存带宽是多少？", "华为芯片的内存带宽是多少？"])
+def test_a_figure_of_another_product_does_not_answer(two_products: Assistant, question: str) -> None:
+    answer = two_products.ask(question)
+    assert answer.abstained, answer.text
+    check, two_products.extractive.documents_with = two_products.extractive.documents_with, None
+    try:  # without the check, the chip's bandwidth would be quoted
+        unchecked = two_products.ask(question)
+    finally:
+        two_products.extractive.documents_with = check
+    assert not unchecked.abstained and unchecked.citations[0].source == "chip.md"
+
+
+def test_a_figure_of_the_product_named_answers(two_products: Assistant) -> None:
+    answer = two_products.ask("北极星芯片的内存带宽是多少？")
+    assert not answer.abstained and answer.citations[0].source == "chip.md" and "12TB" in answer.text
