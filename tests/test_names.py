@@ -77,6 +77,7 @@ def test_the_chunks_holding_a_word_as_a_token_or_as_its_bigrams() -> None:
         ("How many Blackwell GPUs will the factory hold?", "number", ("gpu",)),  # an acronym as is
         ("How many people attended?", "number", ("人们",)),  # the counted noun, not the verb
         ("他们一共尝试过几次？其中最后一次谈的是什么？", "", ()),  # the last question says what is asked
+        ("英伟达一共有多少个库？请用中文回答。", "number", ()),  # a request after it asks nothing
     ],
 )
 def test_what_is_counted_and_which_question_says_what_is_asked(

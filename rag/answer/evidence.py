@@ -306,15 +306,16 @@ def expectation(question: str, translate: Callable[[str], list[Gloss]] | None = 
     """What the question asks for: a duration, an amount of money, a date, a count, a number, or anything.
 
     When the question is two questions in a row (a short part of a `split_question` with the first
-    part in front for context), the last one says what is asked.
+    part in front for context), the last one that asks says what is asked.
 
     For a count, what is counted is kept too: the counter (`多少人`), the noun after 多少, or the
     dictionary translations of the noun after "how many".
     """
-    asked = [q for q in re.split(r"(?<=[？?])\s*", question.strip()) if q.strip()]
-    folded = fold(asked[-1] if asked else question)
+    asking = [q for q in re.split(r"(?<=[？?])\s*", question.strip()) if _ASKS_ANY.search(fold(q))]
+    last = asking[-1] if asking else question
+    folded = fold(last)
     kind = replace(_kind(folded, translate), name=bool(_ASKS_NAME.search(folded)))
-    acronym = re.search(r"(?i:how many)(?: [A-Za-z]+)? ([A-Z]{2,})s?\b", asked[-1] if asked else question)
+    acronym = re.search(r"(?i:how many)(?: [A-Za-z]+)? ([A-Z]{2,})s?\b", last)
     if kind.kind == "number" and not (kind.unit or kind.things or kind.dimension) and acronym:
         # "how many Blackwell GPUs": an acronym is written the same in every language
         kind = replace(kind, things=(acronym.group(1).lower(),))
