@@ -68,10 +68,10 @@ class Assistant:
         self.llm = LLMAnswerer(self.settings.llm) if self.settings.llm else None
         self.reembed_report: IngestReport | None = None
         if reembed:
-            self.reembed_report = ingest(self.store, self.embedder, again, show_progress=self._show_progress)
+            self.reembed_report = self._ingest(again)
             reembed_done(self.settings)
         if bundled and self.store.count() == 0:
-            ingest(self.store, self.embedder, bundled_files(), show_progress=self._show_progress)
+            self._ingest(bundled_files())
         self._reload()
 
     def _reload(self) -> None:
@@ -88,6 +88,17 @@ class Assistant:
                 translate=keywords.glosses,
                 documents_with=self.retriever.documents_with,
             )
+
+    def _ingest(self, paths: Iterable[str | Path], prune: bool = False) -> IngestReport:
+        """Ingest into the store with this assistant's embedder, progress display and size limit."""
+        return ingest(
+            self.store,
+            self.embedder,
+            paths,
+            prune=prune,
+            show_progress=self._show_progress,
+            max_file_bytes=self.settings.max_file_bytes,
+        )
 
     def _texts(self, ids: list[str]) -> list[str]:
         """Texts of stored chunks (to tokenize the new ones)."""
@@ -213,14 +224,7 @@ class Assistant:
 
     def ingest(self, paths: Iterable[str | Path], prune: bool = False) -> IngestReport:
         """Add or update documents (files or folders); unchanged ones are skipped."""
-        report = ingest(
-            self.store,
-            self.embedder,
-            paths,
-            prune=prune,
-            show_progress=self._show_progress,
-            max_file_bytes=self.settings.max_file_bytes,
-        )
+        report = self._ingest(paths, prune=prune)
         self._reload()
         return report
 

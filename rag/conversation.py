@@ -7,14 +7,13 @@ previous user question in front of it, which is what retrieval needs.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from rag.clean import fold
 from rag.errors import InputError, LLMError
-from rag.tokens import STOPWORDS, words
+from rag.tokens import STOPWORDS, cut, words
 
 if TYPE_CHECKING:
     from rag.answer.llm import LLMAnswerer
@@ -72,11 +71,8 @@ def leans_on_history(question: str) -> bool:
 def topic(text: str) -> str:
     """The content of a question without its question words: runs of kept words, space-separated
     (`英伟达正在建设的AI工厂有多大？` → `英伟达正在建设 ai工厂`)."""
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
     runs, run = [], ""
-    for token in jieba.lcut(fold(text)):
+    for token in cut(fold(text)):
         word = token.strip()
         if word and word not in STOPWORDS and word not in _ASKING and _WORDLIKE.match(word):
             run += f" {word}" if run[-1:].isascii() and run and word.isascii() else word

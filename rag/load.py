@@ -10,13 +10,14 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from rag.config import MAX_FILE_MB
 from rag.errors import InputError
 from rag.formats import SUFFIXES, SkippedFile, decode, extract_lines
 from rag.schema import Document
 
 __all__ = ["MAX_FILE_BYTES", "SUFFIXES", "SkippedFile", "decode", "find_files", "read_document"]
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_FILE_BYTES = int(MAX_FILE_MB * 1024 * 1024)
 
 
 def size_text(n: int) -> str:

@@ -103,18 +103,23 @@ class KeywordIndex:
         df = int(self._df[index]) if index is not None else 0
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
+    def _columns(self, word: str) -> list[str]:
+        """How the index holds a folded word: as a token, or for a longer Han word as all of its
+        bigrams ([] when it does not)."""
+        if word in self._vocab:
+            return [word]
+        pairs = bigrams(word) if len(word) > 2 else []
+        return pairs if pairs and all(p in self._vocab for p in pairs) else []
+
     def known(self, word: str) -> bool:
         """Does the indexed text contain this (folded) Chinese word, as a token or as bigrams."""
-        if word in self._vocab:
-            return True
-        pairs = bigrams(word)
-        return len(word) > 2 and bool(pairs) and all(p in self._vocab for p in pairs)
+        return bool(self._columns(word))
 
     def holding(self, word: str) -> np.ndarray:
         """Positions (in `ids`) of the chunks holding this folded word: as a token, or for a longer
         Han word, as all of its bigrams."""
-        columns = [word] if word in self._vocab else (bigrams(word) if len(word) > 2 else [])
-        if not columns or any(c not in self._vocab for c in columns):
+        columns = self._columns(word)
+        if not columns:
             return np.zeros(0, np.int64)
         indptr, indices = self._bm25.scores["indptr"], self._bm25.scores["indices"]
         found: np.ndarray | None = None

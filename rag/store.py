@@ -170,16 +170,6 @@ class ChromaStore:
                 "new model (`rag ingest --reembed`, or Assistant(..., reembed=True)), go back to the "
                 "old model, or use another --collection."
             )
-        self._vector_store: Any = None
-
-    @property
-    def vector_store(self) -> Any:
-        """LlamaIndex's ChromaVectorStore on the collection (imported only when writing)."""
-        if self._vector_store is None:
-            from llama_index.vector_stores.chroma import ChromaVectorStore
-
-            self._vector_store = ChromaVectorStore(chroma_collection=self._collection)
-        return self._vector_store
 
     def lock(self) -> WriteLock | contextlib.nullcontext[None]:
         """The write lock of an embedded store; none with a server.
@@ -274,7 +264,7 @@ class ChromaStore:
         """Remove chunks by id."""
         if ids:
             with self._guard("remove chunks", write=True):
-                self.vector_store.delete_nodes(node_ids=list(ids))
+                self._collection.delete(ids=list(ids))
 
     def chunks(self) -> list[tuple[Chunk, str]]:
         """Every stored chunk with its document key."""
@@ -302,8 +292,8 @@ class ChromaStore:
         for start in range(0, len(ids), 5000):
             part = list(ids[start : start + 5000])
             with self._guard("read chunks"):
-                got = self._collection.get(ids=part, include=["documents", "metadatas"]) if part else None
-            for i, text, meta in zip(*((got["ids"], got["documents"], got["metadatas"]) if got else ())):
+                got = self._collection.get(ids=part, include=["documents", "metadatas"])
+            for i, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or []):
                 found[i] = _chunk(i, text or "", meta or {})
         return [found[i] for i in ids if i in found]
 

@@ -45,6 +45,11 @@ def words(text: str) -> list[str]:
     return out
 
 
+def cut(text: str) -> list[str]:
+    """jieba's words of already folded text, punctuation and stopwords included."""
+    return list(_jieba().lcut(text))  # type: ignore[attr-defined]
+
+
 def tagged(text: str) -> list[tuple[str, str]]:
     """Words of already folded text with their jieba part-of-speech flags (`nr` a person, …)."""
     _jieba()

@@ -70,6 +70,37 @@ def assistant_over(tmp_path_factory: pytest.TempPathFactory) -> Callable[[dict[s
     return make
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[Any]:
+    """A scripted OpenAI-compatible endpoint on 127.0.0.1 (tests/llm_server.py), one per module."""
+    from llm_server import ScriptedLLM
+
+    with ScriptedLLM() as llm:
+        yield llm
+
+
+@pytest.fixture(scope="session")
+def crash_corpus(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, list[str], dict[str, tuple[str, int]], int]:
+    """The crash tests' corpus (docs/) and its uninterrupted build (clean/): chunk ids, documents
+    (hash, chunks) and the store writes it took."""
+    import rag.ingest
+    from rag import Assistant, Settings
+    from tests.test_crash import _state, write_corpus
+
+    base = tmp_path_factory.mktemp("corpus")
+    folder = write_corpus(base / "docs")
+    with pytest.MonkeyPatch.context() as patch:  # count the writes without ever crashing
+        patch.setenv("RAG_TEST_CRASH_AFTER", str(10**9))
+        patch.setattr(rag.ingest, "_writes", 0)
+        Assistant(Settings(home=base / "clean"), bundled=False, show_progress=False).ingest([folder])
+        writes = rag.ingest._writes
+    ids, docs = _state(base / "clean")
+    assert len(docs) == 8 and len(ids) > 8 and writes >= len(docs)
+    return folder, ids, docs, writes
+
+
 @pytest.fixture()
 def fresh_settings(tmp_path: Path) -> object:
     """Settings for an empty knowledge base of this test's own."""

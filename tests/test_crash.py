@@ -79,13 +79,11 @@ def _state(home: Path) -> tuple[list[str], dict[str, tuple[str, int]]]:
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], dict[str, tuple[str, int]]]:
+def clean(
+    crash_corpus: tuple[Path, list[str], dict[str, tuple[str, int]], int],
+) -> tuple[Path, list[str], dict[str, tuple[str, int]]]:
     """A corpus (in docs/), and the ids and documents of its uninterrupted build (in clean/)."""
-    base = tmp_path_factory.mktemp("crash")
-    folder = write_corpus(base / "docs")
-    Assistant(Settings(home=base / "clean"), bundled=False, show_progress=False).ingest([folder])
-    ids, docs = _state(base / "clean")
-    assert len(docs) == 8 and len(ids) > 8
+    folder, ids, docs, _ = crash_corpus
     return folder, ids, docs
 
 

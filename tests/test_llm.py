@@ -9,7 +9,6 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,12 +26,6 @@ KEY = "sk-test-SECRET123"
 COMPUTE = "软银和英伟达在日本建设的AI工厂有多少算力？"
 POWER = "英伟达正在建设的AI工厂电力需求有多大？"
 FAST = {"retry-after-ms": "10"}  # keeps the client's own backoff short
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as llm:
-        yield llm
 
 
 @pytest.fixture()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from rag.answer.citations import is_instruction
 from rag.answer.evidence import (
+    Expectation,
     Name,
     Sentence,
     coverage,
@@ -90,6 +92,7 @@ class ExtractiveAnswerer:
         self.translate = translate
         self.lexical_weight = lexical_weight
         self.documents_with = documents_with
+        self._analysis = lru_cache(maxsize=256)(self._analyse)
 
     def _candidates(
         self, passages: Sequence[Passage], read: int | None = None
@@ -111,12 +114,17 @@ class ExtractiveAnswerer:
         glosses = self.translate(question) if self.translate else []
         return question_terms(question, self.idf, glosses)
 
+    def _analyse(self, question: str) -> tuple[dict[str, float], Expectation, tuple[Name, ...]]:
+        """What scoring needs of a question: its terms, what it asks for and the names it gives.
+        Kept for recent questions: one answer scores each question several times (reranking,
+        then the answer itself)."""
+        names = tuple(question_names(question, self.translate))
+        return self.terms(question), expectation(question, self.translate), names
+
     def _score(
         self, question: str, sents: list[Sentence], vectors: np.ndarray | None, by_rank: bool = True
     ) -> list[Scored]:
-        terms = self.terms(question)
-        wanted = expectation(question, self.translate)
-        names = tuple(question_names(question, self.translate)) if self.documents_with else ()
+        terms, wanted, names = self._analysis(question)
         sims = (
             vectors @ self.embedder.embed_query(question)
             if vectors is not None and self.embedder is not None and len(sents)

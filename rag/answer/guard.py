@@ -22,12 +22,6 @@ _URL = re.compile(
     r"[A-Za-z0-9._~:/?#@!$&*+,;=%-]*",
     re.IGNORECASE,
 )
-# The end of a stream that might still grow into a URL or an image: held back until it is whole.
-_OPEN_END = re.compile(
-    r"(!?\[[^\]\n]*(\](\([^)\n]*)?)?|<img\b[^>]*|<[a-z]{0,3}|!|[A-Za-z0-9+.:/_%?=&#-]+)$", re.IGNORECASE
-)
-
-
 def without_links(text: str) -> str:
     """`text` with images removed and every URL replaced by "[link removed]" (link labels kept).
 

@@ -53,9 +53,17 @@ class Quantity:
     dim: str
 
 
-def _lookup(table: Sequence[tuple[str, float, str]], word: str | None) -> tuple[float, str]:
-    bare = [(re.sub(r"\(\?[=!][^)]*\)", "", p), f, d) for p, f, d in table]  # without lookarounds
-    return next(((f, d) for p, f, d in bare if word and re.fullmatch(p, word)), (1.0, ""))
+def _bare(pattern: str) -> re.Pattern[str]:
+    """A table pattern without its lookarounds, to match a word already cut out of the text."""
+    return re.compile(re.sub(r"\(\?[=!][^)]*\)", "", pattern))
+
+
+_UNIT_LOOKUP = [(_bare(p), f, d) for p, f, d in _UNITS]
+_SCALE_LOOKUP = [(_bare(p), f, "") for p, f in _SCALES]
+
+
+def _lookup(table: Sequence[tuple[re.Pattern[str], float, str]], word: str | None) -> tuple[float, str]:
+    return next(((f, d) for p, f, d in table if word and p.fullmatch(word)), (1.0, ""))
 
 
 def _cn_number(text: str) -> float:
@@ -72,8 +80,8 @@ def _cn_number(text: str) -> float:
 
 
 def _quantity(raw: float, scale: str | None, unit: str | None) -> Quantity:
-    unit_factor, dim = _lookup(_UNITS, unit)
-    return Quantity(raw, raw * _lookup([(p, f, "") for p, f in _SCALES], scale)[0] * unit_factor, dim)
+    unit_factor, dim = _lookup(_UNIT_LOOKUP, unit)
+    return Quantity(raw, raw * _lookup(_SCALE_LOOKUP, scale)[0] * unit_factor, dim)
 
 
 def quantities(folded: str) -> list[Quantity]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,12 +28,6 @@ FAULTS: list[tuple[str, list[Reply], str]] = [
     ("JSON of the wrong shape", [Reply(raw=b'{"id": 1, "choices": "none"}')] * 2, "failed|empty answer"),
     ("empty answer", [Reply(text="")], "empty answer"),
 ]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as llm:
-        yield llm
 
 
 def _ask(a: Assistant, stream: bool) -> tuple[Answer, list[str], float]:

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-import rag.ingest
 from rag import Assistant, Settings, StoreError
 from tests.reliability.conftest import Counter
 from tests.test_crash import ROOT, _env, _home_with_cache, _ingest_cmd, _state, write_corpus
@@ -37,18 +36,9 @@ QUESTION = "赤狐公司的第2座数据中心功率是多少？"
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+def built(crash_corpus: Built) -> Built:
     """The corpus (docs/), its clean build (clean/): chunk ids, documents, and the store writes it took."""
-    base = tmp_path_factory.mktemp("faults")
-    folder = write_corpus(base / "docs")
-    with pytest.MonkeyPatch.context() as patch:  # count the writes without ever crashing
-        patch.setenv("RAG_TEST_CRASH_AFTER", str(10**9))
-        patch.setattr(rag.ingest, "_writes", 0)
-        Assistant(Settings(home=base / "clean"), bundled=False, show_progress=False).ingest([folder])
-        writes = rag.ingest._writes
-    ids, docs = _state(base / "clean")
-    assert len(docs) == 8 and len(ids) > 8 and writes >= len(docs)
-    return folder, ids, docs, writes
+    return crash_corpus
 
 
 def _assistant(home: Path, url: str | None = None) -> Assistant:

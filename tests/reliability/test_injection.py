@@ -101,12 +101,6 @@ def test_extractive_answers_quote_no_planted_instruction_and_no_link(
     assert answered >= 5
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as llm:
-        yield llm
-
-
 @pytest.mark.parametrize("stream", [False, True], ids=["ask", "stream"])
 def test_an_obeying_model_is_caught_by_the_checks(
     planted: Assistant,

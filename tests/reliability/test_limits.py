@@ -4,7 +4,7 @@ each cap configurable (Settings or RAG_* variables) and enforced with a clear me
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +75,6 @@ def test_passages_cap_bounds_the_web_ui_slider(assistant: Assistant, record: Cal
         props = [c.get("props", {}) for c in app.config["components"]]
         sliders = [p for p in props if str(p.get("label", "")).startswith("Passages")]
         assert [p["maximum"] for p in sliders] == [4]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as llm:
-        yield llm
 
 
 def test_answer_tokens_cap(
