@@ -8,6 +8,7 @@ search and the answerer something to match. The dictionary ships in the `pyccced
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import pickle
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from rag.tokens import STOPWORDS
 
-_WORDS = re.compile(r"[a-z][a-z'-]*")
+_WORDS = re.compile(r"[a-z][a-z']*")
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]|CL:.*|\bsth\b|\bsb\b")
 ENGLISH_STOP = STOPWORDS | frozenset(
     "according article articles document documents say says said tell told mention mentioned name named "
@@ -26,7 +27,7 @@ ENGLISH_STOP = STOPWORDS | frozenset(
 )
 MAX_PER_TERM = 4
 # The cached table's file name, versioned: a table built by older rules is never read back.
-LEXICON_FILE = "lexicon-2.pickle"
+LEXICON_FILE = "lexicon-3.pickle"
 Gloss = tuple[str, list[str]]  # an English word or phrase of a question, and its Chinese translations
 
 
@@ -66,7 +67,8 @@ def build_table(path: Path | None = None) -> dict[str, list[str]]:
 
 
 def lemmas(word: str) -> list[str]:
-    """The word and plausible base forms (plural, past, -ing; a people's adjective: its country)."""
+    """The word and plausible base forms (plural, past, -ing; a people's adjective: its country;
+    a verb in -ate: its noun)."""
     forms = [word]
     for suffix, repl in (
         ("ese", ""),  # Japanese → Japan, Vietnamese → Vietnam
@@ -81,10 +83,21 @@ def lemmas(word: str) -> list[str]:
         ("ed", "e"),
         ("ing", ""),
         ("ing", "e"),
+        ("ated", "ation"),  # a verb's noun, after the verb's own senses: hallucinated → hallucination
+        ("ating", "ation"),
+        ("ate", "ation"),
     ):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             forms.append(word[: -len(suffix)] + repl)
     return forms
+
+
+def _remove_older_tables(current: Path) -> None:
+    """Delete tables built by older rules beside the current one (`lexicon.pickle`, `lexicon-2.pickle`)."""
+    for old in current.parent.glob("lexicon*.pickle"):
+        if old != current and re.fullmatch(r"lexicon(-\d+)?\.pickle", old.name):
+            with contextlib.suppress(OSError):  # only disk space is lost when it stays
+                old.unlink()
 
 
 class Lexicon:
@@ -107,12 +120,14 @@ class Lexicon:
                         tmp = self.cache.with_suffix(".tmp")
                         tmp.write_bytes(pickle.dumps(self._table, protocol=pickle.HIGHEST_PROTOCOL))
                         tmp.replace(self.cache)
+                        _remove_older_tables(self.cache)
             return self._table
 
     def glosses(self, question: str, known: Callable[[str], bool]) -> list[Gloss]:
         """Each English content word or phrase of the question with the Chinese words that may
         translate it (only those the index contains; words without any are left out)."""
-        original = [w.strip("'-") for w in re.findall(r"[A-Za-z][A-Za-z'-]*", question)]
+        # a hyphenated word is looked up by its parts: "self-driving" as "self driving"
+        original = [w.strip("'") for w in re.findall(r"[A-Za-z][A-Za-z']*", question)]
         words = [w.lower() for w in original]
         table = self.table()
         out: list[Gloss] = []

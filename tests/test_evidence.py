@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from rag.answer.evidence import Sentence, expectation, question_terms
-from rag.answer.extractive import PULLED_IN_MARGIN, ExtractiveAnswerer, Scored
+from rag.answer.evidence import Sentence, expectation, question_terms, split_passages
+from rag.answer.extractive import PULLED_IN_MARGIN, UNIT_MARGIN, ExtractiveAnswerer, Scored
 from rag.clean import fold
 from rag.rerank import fuse_pools, rerank
 from rag.schema import Passage
@@ -66,6 +66,9 @@ def test_the_dimension_a_question_asks_for_is_recognised(question: str, dimensio
         ("DGX Spark配备了多大的内存？", "它支持5g网络", False),  # 5g is a name
         ("冷却能耗下降了多少？", "冷却能耗下降了三成", True),
         ("冷却能耗下降了多少？", "冷却能耗一成不变", False),
+        # 百万 / 千万 before a counter is a number ("a million-person city")
+        ("一座1吉瓦AI工厂的电够多大人口的城市用？", "也足够供应一个百万人口城市的日常用电了", True),
+        ("一座1吉瓦AI工厂的电够多大人口的城市用？", "也足够供应一个大城市的日常用电了", False),
     ],
 )
 def test_a_sentence_must_state_the_dimension_asked_for(question: str, sentence: str, met: bool) -> None:
@@ -142,10 +145,10 @@ def test_with_equal_support_the_fused_order_stands_and_a_passage_without_sentenc
     assert rerank("q", [], _Support({}), k=3) == []
 
 
-def _scored(similarity: float, fused_rank: int) -> Scored:
+def _scored(similarity: float, fused_rank: int, dimension: str = "") -> Scored:
     passage = _passage("p", fused_rank=fused_rank)
     sentence = Sentence(passage, 0, 1, "它有 72 个 GPU。", fold("它有 72 个 GPU。"))
-    return Scored(sentence, score=1.0, similarity=similarity, lexical=0.0, typed=True)
+    return Scored(sentence, score=1.0, similarity=similarity, lexical=0.0, typed=True, dimension=dimension)
 
 
 def test_a_passage_only_reranking_brought_in_must_show_more_evidence() -> None:
@@ -157,3 +160,22 @@ def test_a_passage_only_reranking_brought_in_must_show_more_evidence() -> None:
     assert not answerer.supported("有多少个GPU？", _scored(just_enough, fused_rank=5))
     assert answerer.supported("有多少个GPU？", _scored(0.88 + PULLED_IN_MARGIN, fused_rank=9))
 
+
+
+def test_a_number_in_the_very_unit_asked_for_needs_less_evidence() -> None:
+    answerer = ExtractiveAnswerer(lambda w: 1.0, embedder=object(), min_evidence_other=0.82)  # type: ignore[arg-type]
+    below = 0.82 - UNIT_MARGIN / 2
+    assert answerer.supported("How heavy is it?", _scored(below, fused_rank=0, dimension="weight"))
+    assert not answerer.supported("How many are there?", _scored(below, fused_rank=0))
+    assert not answerer.supported("How heavy is it?", _scored(0.82 - 2 * UNIT_MARGIN, 0, dimension="weight"))
+
+
+def test_reranking_weighs_a_sentence_by_what_is_asked_beyond_the_names() -> None:
+    answerer = ExtractiveAnswerer(lambda w: 1.0)
+    sents = split_passages([_passage("p", text="Blackwell is the new GPU。The rack holds 9 switches。")])
+    question = "How many switches does the Blackwell rack hold?"
+    answering = {r.sentence.text: r.lexical for r in answerer._score(question, sents, None)}
+    reranking = {r.sentence.text: r.lexical for r in answerer._score(question, sents, None, reranking=True)}
+    # the name shows which passage speaks of it, through the passage's own coverage in both
+    assert reranking["Blackwell is the new GPU。"] < answering["Blackwell is the new GPU。"]
+    assert reranking["The rack holds 9 switches。"] > answering["The rack holds 9 switches。"]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import gzip
 from collections.abc import Callable
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
 from rag import Assistant
 from rag.answer.evidence import Name, Sentence, expectation, question_names
 from rag.answer.extractive import ExtractiveAnswerer, Scored
-from rag.crosslingual import Lexicon, build_table, lemmas
+from rag.crosslingual import LEXICON_FILE, Lexicon, build_table, lemmas
 from rag.retrieve import KeywordIndex
 from rag.schema import Passage
 from rag.tokens import tokenize
@@ -93,12 +94,21 @@ def test_several_is_no_count() -> None:
     assert wanted.met_by("我们有几十个库。") and wanted.met_by("我们有350多个库。")
 
 
-def test_the_dictionary_reads_names_before_a_comma_and_peoples_adjectives(tmp_path: Path) -> None:
-    dictionary = tmp_path / "cedict.txt.gz"
+def _dictionary(folder: Path, *entries: str) -> Path:
+    """A small CC-CEDICT file with these entries."""
+    dictionary = folder / "cedict.txt.gz"
     with gzip.open(dictionary, "wt", encoding="utf-8") as handle:
-        handle.write("# test\n東京 东京 [Dong1 jing1] /Tokyo, capital of Japan/\n")
-        handle.write("日本 日本 [Ri4 ben3] /Japan/\n")
-        handle.write("英偉達 英伟达 [Ying1 wei3 da2] /NVIDIA, computer graphics card company/\n")
+        handle.write("# test\n" + "".join(f"{entry}\n" for entry in entries))
+    return dictionary
+
+
+def test_the_dictionary_reads_names_before_a_comma_and_peoples_adjectives(tmp_path: Path) -> None:
+    dictionary = _dictionary(
+        tmp_path,
+        "東京 东京 [Dong1 jing1] /Tokyo, capital of Japan/",
+        "日本 日本 [Ri4 ben3] /Japan/",
+        "英偉達 英伟达 [Ying1 wei3 da2] /NVIDIA, computer graphics card company/",
+    )
     table = build_table(dictionary)
     assert table["tokyo"] == ["东京"] and table["nvidia"] == ["英伟达"]
     assert "china" in lemmas("chinese") and "japan" in lemmas("japanese") and "africa" in lemmas("african")
@@ -110,6 +120,39 @@ def test_the_dictionary_reads_names_before_a_comma_and_peoples_adjectives(tmp_pa
     # a capitalised word the documents hold as written is searched as written
     assert lexicon.glosses("Which NVIDIA GPU", chinese) == [("nvidia", ["英伟达"])]
     assert lexicon.glosses("Which NVIDIA GPU", lambda w: True) == []
+
+
+def test_hyphenated_words_are_looked_up_by_their_parts_and_a_verb_by_its_noun(tmp_path: Path) -> None:
+    table = build_table(
+        _dictionary(
+            tmp_path,
+            "智能 智能 [zhi4 neng2] /intelligent; smart/",
+            "駕駛 驾驶 [jia4 shi3] /to drive/",
+            "自動駕駛 自动驾驶 [zi4 dong4 jia4 shi3] /self-driving/",
+            "幻覺 幻觉 [huan4 jue2] /hallucination/",
+        )
+    )
+    assert table["self driving"] == ["自动驾驶"]  # a hyphenated gloss is read as its words
+    assert "hallucination" in lemmas("hallucinated") and "hallucination" in lemmas("hallucinating")
+    lexicon = Lexicon()
+    lexicon._table = table
+    known = {"智能", "驾驶", "自动驾驶", "幻觉"}.__contains__
+    # the head word of a two-word gloss is a weaker sense: "driving" is 自动驾驶 too
+    smart_driving = [("smart", ["智能"]), ("driving", ["自动驾驶", "驾驶"])]
+    assert lexicon.glosses("the smart-driving field", known) == smart_driving
+    assert lexicon.glosses("its self-driving model", known) == [("self driving", ["自动驾驶"])]
+    assert lexicon.glosses("how models hallucinated", known) == [("hallucinated", ["幻觉"])]
+
+
+def test_a_table_built_by_older_rules_is_deleted_when_the_new_one_is_saved(tmp_path: Path) -> None:
+    dictionary = _dictionary(tmp_path, "日本 日本 [Ri4 ben3] /Japan/")
+    for old in ("lexicon.pickle", "lexicon-2.pickle"):
+        (tmp_path / old).write_bytes(b"old")
+    (tmp_path / "lexicon-notes.pickle").write_bytes(b"not ours")
+    lexicon = Lexicon(tmp_path / LEXICON_FILE)
+    with patch("rag.crosslingual._dictionary_file", return_value=dictionary):
+        assert lexicon.table()["japan"] == ["日本"]
+    assert sorted(p.name for p in tmp_path.glob("*.pickle")) == sorted([LEXICON_FILE, "lexicon-notes.pickle"])
 
 
 _CHIP = "# 北极星芯片\n\n星河公司发布了北极星芯片，内存带宽为12TB/s。\n\n北极星芯片将于明年量产。\n"

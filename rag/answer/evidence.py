@@ -13,7 +13,7 @@ from rag.schema import Passage
 from rag.tokens import is_chinese, sentences, tagged, words
 
 _NUMBER = re.compile(
-    r"\d|(?:[二两三四五六七八九十]|一[十百千万亿])[一二两三四五六七八九十百千万亿]*"
+    r"\d|(?:[二两三四五六七八九十]|一[十百千万亿]|[百千]万)[一二两三四五六七八九十百千万亿]*"
     r"(?:个|倍|家|年|人|名|次|座|台|款|种|项|位|亿|万|成(?![为立功本长]))"
 )
 _DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|\b(19|20)\d\d\b|\d{4}-\d{1,2}")

@@ -32,6 +32,9 @@ from rag.tokens import is_chinese
 PULLED_IN_MARGIN = 0.02
 # What a sentence that names something ("我们称之为…", "called …") gains when a name is asked for.
 NAMING_BONUS = 0.1
+# How much less evidence a sentence needs when it states a number in the very unit asked for
+# ("how heavy": 磅, "how many watts": 瓦): a far rarer match than any number. Chosen on eval/dev.jsonl.
+UNIT_MARGIN = 0.04
 ABSTAIN_ZH = "文档中没有找到这个问题的答案。"
 ABSTAIN_EN = "The documents do not answer this question."
 _ANAPHOR = re.compile(r"^(它|这|這|其|该|該|此|他们|他們|that|this|it)")
@@ -54,6 +57,7 @@ class Scored:
     index: int = 0  # position among the candidate sentences, for finding neighbours
     kind: str = ""  # the kind of thing the question asks for (`Expectation.kind`)
     names: tuple[Name, ...] = ()  # the names the question gives
+    dimension: str = ""  # the unit's dimension the question asks its number in (`Expectation.dimension`)
 
 
 class ExtractiveAnswerer:
@@ -122,7 +126,7 @@ class ExtractiveAnswerer:
         return self.terms(question), expectation(question, self.translate), names
 
     def _score(
-        self, question: str, sents: list[Sentence], vectors: np.ndarray | None, by_rank: bool = True
+        self, question: str, sents: list[Sentence], vectors: np.ndarray | None, reranking: bool = False
     ) -> list[Scored]:
         terms, wanted, names = self._analysis(question)
         sims = (
@@ -134,11 +138,14 @@ class ExtractiveAnswerer:
         for s in sents:  # the passages' folded text, from their already folded sentences
             folded_passages[s.passage.id] = folded_passages.get(s.passage.id, "") + s.folded
         context = {pid: coverage(terms, text) for pid, text in folded_passages.items()}
+        # reranking judges a passage's sentences by what the question asks beyond its names: that
+        # the passage speaks of them shows in its own coverage (chosen on eval/dev.jsonl)
+        own = terms if not reranking else _without_names(terms, names)
         scored = []
         for index, (s, sim) in enumerate(zip(sents, sims)):
-            lexical = 0.6 * coverage(terms, s.folded) + 0.4 * context[s.passage.id]
+            lexical = 0.6 * coverage(own, s.folded) + 0.4 * context[s.passage.id]
             typed = wanted.met_by(s.folded) and not is_instruction(s.folded)  # planted text is never quoted
-            value = float(sim) + self.lexical_weight * lexical + (0.05 / (s.rank + 1) if by_rank else 0.0)
+            value = float(sim) + self.lexical_weight * lexical + (0.0 if reranking else 0.05 / (s.rank + 1))
             value += (0.2 if wanted.kind else 0.0) if typed else -0.3
             if wanted.names(s.folded):
                 value += NAMING_BONUS
@@ -146,7 +153,9 @@ class ExtractiveAnswerer:
                 value -= 0.5
             if not wanted.kind and s.folded.rstrip().endswith(("?", "？")):
                 value -= 0.15  # a sentence that asks (a rhetorical heading) seldom answers an open question
-            scored.append(Scored(s, value, float(sim), lexical, typed, index, wanted.kind, names))
+            scored.append(
+                Scored(s, value, float(sim), lexical, typed, index, wanted.kind, names, wanted.dimension)
+            )
         return sorted(scored, key=lambda x: -x.score)
 
     def score(self, question: str, passages: Sequence[Passage]) -> list[Scored]:
@@ -161,7 +170,7 @@ class ExtractiveAnswerer:
         sents, vectors = self._candidates(passages, read=len(passages))
         best: dict[str, float] = {}
         for part in split_question(question):
-            for r in self._score(part, sents, vectors, by_rank=False):
+            for r in self._score(part, sents, vectors, reranking=True):
                 pid = r.sentence.passage.id
                 best[pid] = max(best.get(pid, r.score), r.score)
         return best
@@ -176,6 +185,8 @@ class ExtractiveAnswerer:
             return best.lexical >= self.min_lexical
         evidence = best.similarity + 0.1 * best.lexical
         floor = self.min_evidence_zh if is_chinese(question) else self.min_evidence_other
+        if best.dimension:
+            floor -= UNIT_MARGIN
         if best.sentence.passage.fused_rank >= self.passages_read:
             floor += PULLED_IN_MARGIN  # retrieval alone ranked its passage low: it must show more
         return evidence >= floor
@@ -239,6 +250,12 @@ class ExtractiveAnswerer:
         else:
             text = "The documents say (quoted in their original language): " + " ".join(parts)
         return Answer(question, text, citations=citations, mode="extractive")
+
+
+def _without_names(terms: dict[str, float], names: Sequence[Name]) -> dict[str, float]:
+    """The question's terms but those of its names."""
+    forms = {form for name in names for form in name.forms}
+    return {term: weight for term, weight in terms.items() if not forms.intersection(term.split("|"))}
 
 
 def _quote(item: Scored, sents: list[Sentence]) -> str:
