@@ -157,7 +157,10 @@ class Settings:
         if self.max_question_chars < 1 or self.max_passages < 1 or self.max_file_mb <= 0:
             raise InputError("The question, passage and file size limits must be positive")
         if self.top_k > self.max_passages:
-            raise InputError(f"top_k={self.top_k} is over the limit of {self.max_passages} passages")
+            raise InputError(
+                f"top_k={self.top_k} is over the limit of {self.max_passages} passages: "
+                "lower top_k or raise RAG_MAX_PASSAGES"
+            )
 
     @property
     def max_file_bytes(self) -> int:

@@ -161,7 +161,6 @@ def test_a_passage_only_reranking_brought_in_must_show_more_evidence() -> None:
     assert answerer.supported("有多少个GPU？", _scored(0.88 + PULLED_IN_MARGIN, fused_rank=9))
 
 
-
 def test_a_number_in_the_very_unit_asked_for_needs_less_evidence() -> None:
     answerer = ExtractiveAnswerer(lambda w: 1.0, embedder=object(), min_evidence_other=0.82)  # type: ignore[arg-type]
     below = 0.82 - UNIT_MARGIN / 2

@@ -14,10 +14,11 @@ TEXTS = {"c1": "英伟达的AI工厂需要大量电力。", "c2": "软银在日�
 
 def test_saved_index_is_reused_and_updated(tmp_path: Path) -> None:
     calls: list[list[str]] = []
+    stored = dict(TEXTS)  # this test adds a chunk: the module's texts stay as they are
 
     def texts(ids: list[str]) -> list[str]:
         calls.append(list(ids))
-        return [TEXTS[i] for i in ids]
+        return [stored[i] for i in ids]
 
     cache = tmp_path / "rag-x.tokens.json"
     first = KeywordIndex.load_or_build(["c3", "c1", "c2"], texts, cache)
@@ -29,7 +30,7 @@ def test_saved_index_is_reused_and_updated(tmp_path: Path) -> None:
     assert second.idf("苹果") > second.idf("软银") == first.idf("软银")  # unseen terms weigh most
     assert second.known("数据中心") and not second.known("苹果")
 
-    TEXTS["c4"] = "台积电负责制造这些芯片。"
+    stored["c4"] = "台积电负责制造这些芯片。"
     third = KeywordIndex.load_or_build(["c1", "c2", "c3", "c4"], texts, cache)
     assert calls[-1] == ["c4"]  # only the new chunk is tokenized
     assert third.ids[third.search("台积电", 1)[0][0]] == "c4"
@@ -38,7 +39,7 @@ def test_saved_index_is_reused_and_updated(tmp_path: Path) -> None:
 
 
 def test_a_save_cut_off_by_a_killed_process_is_cleaned_up(tmp_path: Path) -> None:
-    texts = {"c1": "英伟达的AI工厂需要大量电力。", "c2": "软银在日本建设数据中心。"}
+    texts = {i: TEXTS[i] for i in ("c1", "c2")}
     cache = tmp_path / "rag-x.tokens.json"
     folder = cache.with_suffix(".bm25")
     folder.mkdir()

@@ -302,7 +302,9 @@ def verify(
 def _rewrite(
     answer: str,
     plan: list[tuple[int, int, list[int], bool]],
-    number: dict[int, int], n: int, removed: set[int]
+    number: dict[int, int],
+    n: int,
+    removed: set[int],
 ) -> str:
     """The answer with markers renumbered to the citations, out-of-range ones removed, inferred
     ones appended to their sentences, and the `removed` sentences (by start) left out."""

@@ -22,6 +22,8 @@ _URL = re.compile(
     r"[A-Za-z0-9._~:/?#@!$&*+,;=%-]*",
     re.IGNORECASE,
 )
+
+
 def without_links(text: str) -> str:
     """`text` with images removed and every URL replaced by "[link removed]" (link labels kept).
 
