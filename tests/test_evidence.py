@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from rag.answer.evidence import Sentence, expectation, question_terms, split_passages
+from rag.answer import extractive
+from rag.answer.evidence import Sentence, question_terms, split_passages
+from rag.answer.expectation import expectation
 from rag.answer.extractive import PULLED_IN_MARGIN, UNIT_MARGIN, ExtractiveAnswerer, Scored
 from rag.clean import fold
 from rag.rerank import fuse_pools, rerank
@@ -26,6 +28,7 @@ def _passage(pid: str, score: float = 1.0, text: str = "", fused_rank: int = 0) 
         ("DGX Spark配备了多大的内存？", "bytes"),
         ("这座数据中心需要多少兆瓦的电力？", "power"),
         ("How heavy is the copper cabling?", "weight"),
+        ("How much does the rack weigh?", "weight"),
         ("How many times more bandwidth does the rack get?", "times"),
         ("带宽是以太网的几倍？", "times"),
         ("What share of the world's computing power does Europe have?", "percent"),
@@ -73,6 +76,23 @@ def test_the_dimension_a_question_asks_for_is_recognised(question: str, dimensio
 )
 def test_a_sentence_must_state_the_dimension_asked_for(question: str, sentence: str, met: bool) -> None:
     assert expectation(question).met_by(fold(sentence)) is met
+
+
+@pytest.mark.parametrize(
+    ("sentence", "met"),
+    [
+        # the question's own amount, in whatever unit or multiplier, is context, not an answer
+        ("电力需求高达1000兆瓦,也就是1吉瓦。", False),
+        ("电力需求高达1,000兆瓦。", False),
+        ("电力需求高达一千兆瓦。", False),
+        ("The factory needs 1 GW.", False),
+        ("电力需求高达1000兆瓦,足够一个百万人口城市用。", True),
+        ("另一座工厂需要1.5吉瓦。", True),
+        ("它有1000个GPU。", True),  # the same figure in no unit is another number
+    ],
+)
+def test_an_amount_the_question_gives_is_no_answer_in_any_unit(sentence: str, met: bool) -> None:
+    assert expectation("一座1吉瓦AI工厂的电够多大人口的城市用？").met_by(fold(sentence)) is met
 
 
 @pytest.mark.parametrize(
@@ -178,3 +198,33 @@ def test_reranking_weighs_a_sentence_by_what_is_asked_beyond_the_names() -> None
     # the name shows which passage speaks of it, through the passage's own coverage in both
     assert reranking["Blackwell is the new GPU。"] < answering["Blackwell is the new GPU。"]
     assert reranking["The rack holds 9 switches。"] > answering["The rack holds 9 switches。"]
+
+
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        ("What was the theme of this year's conference?", "theme"),
+        ("What is NVIDIA's answer to the power problem?", "answer"),
+        ("Which AI framework has Huawei used?", "framework"),
+        ("那种思路叫什么？", "思路"),
+        ("这个蓝图的名称是什么？", "名称"),
+        # a verb, a name or a vague noun before 什么 / after "what" is no focus
+        ("英伟达在AI淘金热里扮演什么角色？", ""),
+        ("用哪个公式概括AI工厂靠什么运转？", ""),
+        ("孙正义说了什么？", ""),
+        ("What is the number of GPUs in a rack?", ""),
+    ],
+)
+def test_the_noun_a_question_asks_about_is_its_focus(question: str, focus: str) -> None:
+    assert expectation(question).focus[:1] == ((focus,) if focus else ())
+
+
+def test_a_sentence_that_speaks_of_the_focus_ranks_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    answerer = ExtractiveAnswerer(lambda w: 1.0)
+    text = "今年会议在洛杉矶举行,聚集了许多企业家。主题:推动一个繁荣的世界。"
+    sents = split_passages([_passage("p", text=text)])
+    question = "今年在洛杉矶举行的会议，主题是什么？"
+    assert answerer._score(question, sents, None)[0].sentence.text.startswith("主题")
+    # without the focus, the sentence that repeats more of the question's words wins
+    monkeypatch.setattr(extractive, "FOCUS_BONUS", 0.0)
+    assert answerer._score(question, sents, None)[0].sentence.text.startswith("今年会议")

@@ -10,7 +10,8 @@ from unittest.mock import patch
 import pytest
 
 from rag import Assistant
-from rag.answer.evidence import Name, Sentence, expectation, question_names
+from rag.answer.evidence import Name, Sentence, question_names
+from rag.answer.expectation import expectation
 from rag.answer.extractive import ExtractiveAnswerer, Scored
 from rag.crosslingual import LEXICON_FILE, Lexicon, build_table, lemmas
 from rag.retrieve import KeywordIndex

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 _CN_DIGIT = {c: int(d) for c, d in zip("零〇一二两三四五六七八九", "001223456789")}
@@ -33,6 +33,10 @@ _UNIT_RE = "|".join(f"(?:{p})" for p, _, _ in _UNITS)
 _TAIL = rf"\s*(?P<scale>{_SCALE_RE})?\s*(?P<unit>{_UNIT_RE})?"
 # (not the digits of a code such as 7f3a9: letters then digits again right after the number)
 _ARABIC = re.compile(rf"(?<![a-z0-9.])(?P<num>\d+(?:\.\d+)?)(?![a-z]+\d){_TAIL}")
+# the same, for text whose thousands are still grouped ("1,000 兆瓦")
+_ARABIC_GROUPED = re.compile(
+    rf"(?<![a-z0-9.,])(?P<num>\d{{1,3}}(?:,\d{{3}})+(?!\d)|\d+(?:\.\d+)?)(?![a-z]+\d){_TAIL}"
+)
 _CN_NUMERAL = "[零〇一二两三四五六七八九十百千]+"
 _CHINESE = re.compile(
     rf"(?<!百分之)(?<![\d.])(?P<num>{_CN_NUMERAL})(?P<scale>万亿|亿|万)?(?=(?P<unit>{_UNIT_RE})|{_MEASURE})"
@@ -109,3 +113,18 @@ def found_quantity(q: Quantity, pool: Sequence[Quantity]) -> bool:
         or (q.value == q.raw and not q.dim and math.isclose(q.raw, p.raw, rel_tol=1e-6))
         for p in pool
     )
+
+
+def restated(folded: str, amounts: Sequence[Quantity]) -> str:
+    """The text with every figure that states one of the amounts blanked out, in whatever unit or
+    multiplier it is written (1 吉瓦 = 1000 兆瓦 = 1 GW)."""
+    if not amounts:
+        return folded
+
+    def blank(match: re.Match[str], number: Callable[[str], float]) -> str:
+        q = _quantity(number(match["num"]), match["scale"], match["unit"])
+        same = any(math.isclose(q.value, a.value, rel_tol=1e-6) and q.dim == a.dim for a in amounts)
+        return " " if same and (q.dim or q.value != q.raw) else match.group(0)
+
+    text = _ARABIC_GROUPED.sub(lambda m: blank(m, lambda n: float(n.replace(",", ""))), folded)
+    return _CHINESE.sub(lambda m: blank(m, _cn_number), text)

@@ -1,0 +1,53 @@
+"""Questions that ask where: a sentence answers only when it names a place the question does not."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer.expectation import expectation
+from rag.answer.places import place_words, places_in
+from rag.clean import fold
+
+
+def test_place_names_are_proper_nouns_jieba_and_the_dictionary_agree_on() -> None:
+    places = place_words()
+    assert {"东京", "得克萨斯州", "北欧", "洛杉矶"} <= places
+    assert "拉斯维加斯" in places  # tagged a person by jieba; the dictionary locates it in Nevada
+    assert not {"城市", "东西", "多国", "英伟达", "软银"} & places  # common nouns and companies
+
+
+@pytest.mark.parametrize(
+    ("question", "place"),
+    [
+        ("软银在日本建的那座AI工厂选址在哪个城市？", True),
+        ("那座工厂具体建在哪里？", True),
+        ("In which city did Huang give his keynote?", True),
+        ("Where is the factory being built?", True),
+        ("Which US state did Huang name?", True),
+        # "where" joining a clause asks no place; nor does 在哪些 ("in which respects")
+        ("In the scenario where African countries adopt the standard, whose servers are bought?", False),
+        ("英伟达在哪些方面领先？", False),
+    ],
+)
+def test_a_question_asking_where_expects_a_place(question: str, place: bool) -> None:
+    assert (expectation(question).kind == "place") is place
+
+
+@pytest.mark.parametrize(
+    ("sentence", "met"),
+    [
+        ("这座工厂建在东京。", True),
+        ("CES在美国拉斯维加斯举办。", True),
+        ("这就是软银在日本建设AI网络的原因。", False),  # Japan is what the question gives
+        ("目前,英伟达正在建设的一座AI工厂,电力需求高达1吉瓦。", False),
+    ],
+)
+def test_a_place_the_question_names_is_context_not_an_answer(sentence: str, met: bool) -> None:
+    wanted = expectation("软银和英伟达在日本建的那座AI工厂选址在哪个城市？")
+    assert wanted.places == ("日本",)
+    assert wanted.met_by(fold(sentence)) is met
+
+
+def test_places_in_finds_the_place_names_of_a_sentence() -> None:
+    found = places_in(fold("美國得克薩斯州,中東的新能源基地,還有北歐那些國家。"))
+    assert found >= {"得克萨斯州", "中东", "北欧"}
