@@ -236,12 +236,15 @@ class OpenAIEmbedder(_CachedEmbedder):
     """An OpenAI-compatible `/embeddings` endpoint through the `openai` client, batched and cached.
 
     Vectors are normalised to unit length; the prefixes of e5 models (see `uses_e5_prefixes`) are
-    added here, not expected from the server. `model_id` ("openai:" + host of the URL + "/" + model)
+    added here, not expected from the server. `model_id` ("openai:" + host of the URL + "/" + model,
+    with "[no e5 prefixes]" or "[e5 prefixes]" when the prefix choice is not the model's usual one)
     keys the cache and is recorded with the index.
 
     Example:
         >>> OpenAIEmbedder("http://127.0.0.1:8000/v1", "intfloat/multilingual-e5-small").model_id
         'openai:127.0.0.1/intfloat/multilingual-e5-small'
+        >>> OpenAIEmbedder("http://127.0.0.1:8000/v1", "multilingual-e5-small", prefixes=False).model_id
+        'openai:127.0.0.1/multilingual-e5-small [no e5 prefixes]'
     """
 
     def __init__(
@@ -267,8 +270,12 @@ class OpenAIEmbedder(_CachedEmbedder):
             )
         self.url = base_url
         self.model = model.strip()
-        self.model_id = f"openai:{host}/{self.model}"
         self.prefixes = uses_e5_prefixes(self.model) if prefixes is None else prefixes
+        # vectors made with and without e5's prefixes do not match: a choice other than the model's
+        # usual one is part of its identity, so neither the cache nor the index mixes the two
+        usual = self.prefixes == uses_e5_prefixes(self.model)
+        choice = "" if usual else " [e5 prefixes]" if self.prefixes else " [no e5 prefixes]"
+        self.model_id = f"openai:{host}/{self.model}{choice}"
         self.batch_size = max(1, batch_size)
         self.dim: int | None = None
         self._cache = cache

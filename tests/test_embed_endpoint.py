@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,24 @@ def test_ingest_and_ask_through_the_endpoint(tmp_path: Path, server: Server, fol
     other = Assistant(other_settings, bundled=False, show_progress=False)
     assert other.ingest([folder]).chunks == 3
     assert _inputs(server) == []
+
+
+def test_turning_the_e5_prefixes_off_is_another_model(tmp_path: Path, server: Server, folder: Path) -> None:
+    home = tmp_path / "home"
+    Assistant(_settings(home, server), bundled=False, show_progress=False).ingest([folder])
+    first = {t.removeprefix("passage: ") for batch in _inputs(server) for t in batch}
+    prefixed = _settings(home, server)
+    assert prefixed.embedding is not None
+    unprefixed = replace(prefixed, embedding=replace(prefixed.embedding, prefixes=False))
+    # the stored vectors were made with prefixes: queries without them would not match
+    with pytest.raises(StoreError) as refused:
+        Assistant(unprefixed, bundled=False, show_progress=False)
+    assert f"openai:127.0.0.1/{E5} [no e5 prefixes]" in str(refused.value)
+    server.clear()
+    again = Assistant(unprefixed, bundled=False, show_progress=False, reembed=True)
+    assert again.store.count() == 3
+    texts = [t for batch in _inputs(server) for t in batch]  # none taken from the prefixed cache
+    assert first <= set(texts) and not any(t.startswith("passage: ") for t in texts)
 
 
 def test_vectors_are_normalised_and_unprefixed_for_other_models(server: Server) -> None:

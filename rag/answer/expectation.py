@@ -52,13 +52,18 @@ _ASKS_MONEY = re.compile(
     r"多少钱|售价|价格|价钱|造价|成本|花费|投资了?多少|多少(美元|元|亿美元)|市值|估值"
     r"|how much money|\bcost|\bprice|how much .*(invest|pay|spend)|market (value|cap)|valuation"
 )
+# A question for a named place: a city, a country, a region. "Where" alone (哪里, 什么地方) may be
+# answered by any place ("in my garden", "on stage"), so it asks for no place name.
 _ASKS_PLACE = re.compile(
-    r"哪[个座一]*(城市|国家|地区|州|省|地方|大洲)|哪里|哪儿|在哪(?!些)|什么地方|何地|何处"
-    # "where" asks a place only as a question word ("where is…"), not in "a scenario where…"
-    r"|\bwhere (did|does|do|is|was|were|will|would|has|have|had|can|could|are)\b"
-    r"|\b(which|what)(?: [a-z]+)? "
-    r"(city|cities|country|countries|state|region|place|town|continent|location)\b"
+    r"(哪|什么)[个座一]*(城市|国家|地区|州|省|大洲)"
+    r"|\b(which|what)(?: [a-z]+)? (city|cities|country|countries|state|region|town|continent)\b"
 )
+# "where" alone: any place answers, a place name or a place in words ("在我的花园里")
+_ASKS_WHERE = re.compile(
+    r"哪里|哪儿|在哪(?!些)|什么地方|何地|何处"
+    r"|\bwhere (did|does|do|is|was|were|will|would|has|have|had|can|could|are)\b"
+)
+_LOCATIVE = re.compile(r"在[^，。,；;！？]{1,10}?(里|中|上|内|旁|附近|边|外|下)")
 _ASKS_AUTHOR = re.compile(r"作者|谁写的|撰文|署名|who (wrote|authored)|\bauthor|\bbyline|written by")
 # a byline: "作者 | 某某", "文 | 某某", "文章作者: 某某", "By …"
 _BYLINE = re.compile(r"^\s*(文章?作者|作者|文|撰文|撰稿|author|by|written by)\s*[|｜:：]\s*\S")
@@ -136,7 +141,7 @@ def _dimension(folded: str) -> str:
 class Expectation:
     """What kind of thing a question asks for, so a sentence without one cannot answer it."""
 
-    kind: str = ""  # "", "number", "date", "duration", "money", "author", "place"
+    kind: str = ""  # "", "number", "date", "duration", "money", "author", "place" (named), "where"
     unit: str = ""  # for a count: the counter asked for (`多少人` → `人`)
     things: tuple[str, ...] = ()  # what is counted (`多少算力` → 算力; `how many chips` → 芯片, …)
     given: tuple[str, ...] = ()  # numbers the question itself holds: they are context, not the answer
@@ -163,8 +168,9 @@ class Expectation:
             return True
         if self.kind == "author":
             return bool(_BYLINE.search(folded))
-        if self.kind == "place":
-            return bool(places_in(folded).difference(self.places))
+        if self.kind in ("place", "where"):
+            named = bool(places_in(folded).difference(self.places))
+            return named or (self.kind == "where" and bool(_LOCATIVE.search(folded)))
         text = _CODE.sub(" ", _LIST_NUMBER.sub("", folded))
         text = restated(text, self.amounts)
         for number in self.given:
@@ -195,7 +201,8 @@ class Expectation:
 
 
 def expectation(question: str, translate: Callable[[str], list[Gloss]] | None = None) -> Expectation:
-    """What the question asks for: a duration, an amount of money, a date, a count, a number, or anything.
+    """What the question asks for: a duration, an amount of money, a date, a place, a count, a number,
+    or anything; and the noun it asks about.
 
     When the question is two questions in a row (a short part of a `split_question` with the first
     part in front for context), the last one that asks says what is asked.
@@ -213,7 +220,7 @@ def expectation(question: str, translate: Callable[[str], list[Gloss]] | None = 
     if kind.kind == "number" and not (kind.unit or kind.things or kind.dimension) and acronym:
         # "how many Blackwell GPUs": an acronym is written the same in every language
         kind = replace(kind, things=(acronym.group(1).lower(),))
-    if kind.kind == "place":
+    if kind.kind in ("place", "where"):
         # the places the question names ("built in Japan, in which city?"), as written or translated
         named = places_in(fold(question)).union(
             w for _, found in (translate(question) if translate else []) for w in found
@@ -267,6 +274,8 @@ def _kind(folded: str, translate: Callable[[str], list[Gloss]] | None) -> Expect
         return Expectation("date")
     if _ASKS_PLACE.search(folded):
         return Expectation("place")
+    if _ASKS_WHERE.search(folded):
+        return Expectation("where")
     dimension = _dimension(folded)
     if dimension:
         return Expectation("number", dimension=dimension)

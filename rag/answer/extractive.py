@@ -61,8 +61,9 @@ class ExtractiveAnswerer:
     to the question (multilingual, so English questions work on Chinese text), the weighted share
     of the question's terms found in the sentence and its passage (with dictionary translations for
     other languages), and whether the sentence holds the kind of thing asked for (a number, a date,
-    a duration, an amount of money, a count of the unit asked). A question that asks two things is
-    answered part by part.
+    a duration, an amount of money, a count of the unit asked, a place). A sentence that speaks of
+    the noun asked about ("the theme") gains. A question that asks two things is answered part by
+    part.
     """
 
     mode = "extractive"
