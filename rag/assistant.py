@@ -6,6 +6,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -59,7 +60,9 @@ class Assistant:
         home.mkdir(parents=True, exist_ok=True)
         self._cache = EmbeddingCache(home / "embeddings.sqlite")
         self.embedder: Embedder = embedder or make_embedder(self.settings.embedding, self._cache)
-        again = reembed_files(self.settings, self.embedder.model_id) if reembed else []
+        # the new model must answer before the old vectors are dropped
+        probe = partial(self.embedder.embed_query, "knowledge base")
+        again = reembed_files(self.settings, self.embedder.model_id, probe) if reembed else []
         self.store = ChromaStore(
             home, self.settings.collection, self.embedder.model_id, self.settings.chroma_url
         )

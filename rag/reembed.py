@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from rag.bundled import bundled_files
@@ -27,12 +28,16 @@ def _paths(keys: list[str]) -> list[Path]:
     return out
 
 
-def drop_for_model(settings: Settings, model_id: str) -> list[Path]:
+def drop_for_model(
+    settings: Settings, model_id: str, probe: Callable[[], object] | None = None
+) -> list[Path]:
     """When the collection was built with another model than `model_id`, drop it and return the
     files it held, to be ingested again with the new model; [] when there is nothing to rebuild.
 
-    The list of files is written beside the store before the collection is dropped, and read back
-    until `done` is called, so a rebuild cut short is finished by the next `--reembed`.
+    `probe` is called first and must work (it embeds a text with the new model): a model that
+    cannot be reached raises there, and the knowledge base stays as it was. The list of files is
+    written beside the store before the collection is dropped, and read back until `done` is
+    called, so a rebuild cut short is finished by the next `--reembed`.
     """
     pending = _pending(settings)
     keys: list[str] = json.loads(pending.read_text(encoding="utf-8")) if pending.exists() else []
@@ -45,6 +50,8 @@ def drop_for_model(settings: Settings, model_id: str) -> list[Path]:
     stored = (collection.metadata or {}).get("embedding_model")
     if not stored or stored == model_id:
         return _paths(keys)
+    if probe is not None:
+        probe()
     with WriteLock(settings.home / f"{name}.lock"):
         metas = get_all(collection, ["metadatas"])["metadatas"]
         keys += [str((m or {}).get("doc_key", "")) for m in metas]

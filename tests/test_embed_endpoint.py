@@ -135,6 +135,20 @@ def test_switching_model_is_refused_then_reembedded(tmp_path: Path, server: Serv
     assert not (home / "rag-ep.reembed.json").exists()
 
 
+def test_a_new_model_that_fails_drops_nothing(tmp_path: Path, server: Server, folder: Path) -> None:
+    home = tmp_path / "home"
+    Assistant(_settings(home, server), bundled=False, show_progress=False).ingest([folder])
+    failing = OpenAIEmbedder(server.base_url, OTHER, max_retries=0)
+    server.script_embeddings(Reply(status=503))
+    with pytest.raises(EmbeddingError):
+        Assistant(
+            _settings(home, server, OTHER), embedder=failing, bundled=False, show_progress=False, reembed=True
+        )
+    kept = Assistant(_settings(home, server), bundled=False, show_progress=False)
+    assert kept.store.count() == 3 and kept.store.model_id == f"openai:127.0.0.1/{E5}"
+    assert not (home / "rag-ep.reembed.json").exists()
+
+
 def test_cli_reembed(
     tmp_path: Path, server: Server, folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
