@@ -73,7 +73,8 @@ def test_where_alone_is_answered_by_any_place(question: str, where: bool) -> Non
     ("sentence", "met"),
     [
         ("10年前，在我的花园里。", True),  # a place in words
-        ("我们在东京见面。", True),  # a place name
+        ("我们在东京见面。", True),  # 在 a place name
+        ("是他把乔布斯带到日本的。", False),  # a place, but not where anything happened
         ("目前,英伟达正在建设的一座AI工厂,电力需求高达1吉瓦。", False),
     ],
 )

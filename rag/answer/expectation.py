@@ -168,9 +168,12 @@ class Expectation:
             return True
         if self.kind == "author":
             return bool(_BYLINE.search(folded))
-        if self.kind in ("place", "where"):
-            named = bool(places_in(folded).difference(self.places))
-            return named or (self.kind == "where" and bool(_LOCATIVE.search(folded)))
+        if self.kind == "place":
+            return bool(places_in(folded).difference(self.places))
+        if self.kind == "where":  # where something is or happens: 在 / 于 a place, or 在…里
+            places = places_in(folded).difference(self.places)
+            located = (re.search(rf"[在于]\s*{re.escape(p)}", folded) for p in places)
+            return bool(_LOCATIVE.search(folded)) or any(located)
         text = _CODE.sub(" ", _LIST_NUMBER.sub("", folded))
         text = restated(text, self.amounts)
         for number in self.given:
