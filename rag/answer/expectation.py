@@ -58,7 +58,8 @@ _ASKS_PLACE = re.compile(
     r"(哪|什么)[个座一]*(城市|国家|地区|州|省|大洲)"
     r"|\b(which|what)(?: [a-z]+)? (city|cities|country|countries|state|region|town|continent)\b"
 )
-# "where" alone: any place answers, a place name or a place in words ("在我的花园里")
+# "where" alone: answered by a place where something is or happens, 在 / 于 a place name or a place
+# in words ("在我的花园里")
 _ASKS_WHERE = re.compile(
     r"哪里|哪儿|在哪(?!些)|什么地方|何地|何处"
     r"|\bwhere (did|does|do|is|was|were|will|would|has|have|had|can|could|are)\b"

@@ -1,5 +1,5 @@
-"""Place names, so a question that asks where ("which city", 在哪里) is answered only by a sentence
-that names a place.
+"""Place names, so a question for a named place ("which city", 哪个国家) is answered only by a
+sentence that names one, and one that asks where by a place where something is or happens.
 
 A place name is a word jieba's dictionary tags as a place (`ns`) that CC-CEDICT lists as a proper
 noun (its pinyin capitalised): 东京, 得克萨斯州 and 北欧 are places; 城市, 东西 and 多国, which jieba
@@ -13,7 +13,7 @@ import gzip
 import re
 from functools import lru_cache
 
-from rag.crosslingual import _dictionary_file
+from rag.crosslingual import dictionary_file
 from rag.tokens import cut, tagged
 
 _PROPER = re.compile(r"\S+ (\S+) \[[A-Z]")  # "東京 东京 [Dong1 jing1] /Tokyo/": simplified, capital pinyin
@@ -28,7 +28,7 @@ def place_words() -> frozenset[str]:
 
     flags: dict[str, str] = jieba.posseg.dt.word_tag_tab
     entries: list[tuple[str, list[str]]] = []  # proper nouns: simplified, "name, where" of the first sense
-    with gzip.open(_dictionary_file(), "rt", encoding="utf-8") as handle:
+    with gzip.open(dictionary_file(), "rt", encoding="utf-8") as handle:
         for line in handle:
             match = _PROPER.match(line)
             senses = line.split("/")[1:2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _CN_DIGIT = {c: int(d) for c, d in zip("零〇一二两三四五六七八九", "001223456789")}
@@ -121,10 +121,10 @@ def restated(folded: str, amounts: Sequence[Quantity]) -> str:
     if not amounts:
         return folded
 
-    def blank(match: re.Match[str], number: Callable[[str], float]) -> str:
-        q = _quantity(number(match["num"]), match["scale"], match["unit"])
+    def blank(match: re.Match[str], number: float) -> str:
+        q = _quantity(number, match["scale"], match["unit"])
         same = any(math.isclose(q.value, a.value, rel_tol=1e-6) and q.dim == a.dim for a in amounts)
         return " " if same and (q.dim or q.value != q.raw) else match.group(0)
 
-    text = _ARABIC_GROUPED.sub(lambda m: blank(m, lambda n: float(n.replace(",", ""))), folded)
-    return _CHINESE.sub(lambda m: blank(m, _cn_number), text)
+    text = _ARABIC_GROUPED.sub(lambda m: blank(m, float(m["num"].replace(",", ""))), folded)
+    return _CHINESE.sub(lambda m: blank(m, _cn_number(m["num"])), text)
