@@ -40,7 +40,9 @@ def place_words() -> frozenset[str]:
     return frozenset(places | located)
 
 
-def places_in(folded: str) -> set[str]:
-    """The place names of folded (simplified) text."""
+@lru_cache(maxsize=4096)
+def places_in(folded: str) -> frozenset[str]:
+    """The place names of folded (simplified) text. Kept for recent sentences: one answer judges
+    each candidate sentence several times (reranking, then each part of the question)."""
     known = place_words()
-    return {word for word in cut(folded) if word in known}
+    return frozenset(word for word in cut(folded) if word in known)
