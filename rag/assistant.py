@@ -145,7 +145,7 @@ class Assistant:
             return retriever.retrieve(question, k=k, mode=mode), Scope("", question)
         depth = max(POOL, k)
         pool = retriever.retrieve(question, k=depth, mode=mode)
-        scope = find_scope(question, retriever.keyword_sources)
+        scope = find_scope(question, retriever.keyword_sources, retriever.title_sources)
         if scope is None:
             return rerank(question, fuse_pools(pool), answerer, k), Scope("", question)
         pool = fuse_pools(pool, retriever.retrieve(scope.rest, k=depth, mode=mode))

@@ -19,6 +19,7 @@ from pathlib import Path
 from rag.tokens import STOPWORDS
 
 _WORDS = re.compile(r"[a-z][a-z']*")
+_ACRONYM = re.compile(r"\(([A-Z][A-Z0-9&]{1,7})\)")
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]|CL:.*|\bsth\b|\bsb\b")
 ENGLISH_STOP = STOPWORDS | frozenset(
     "according article articles document documents say says said tell told mention mentioned name named "
@@ -27,7 +28,7 @@ ENGLISH_STOP = STOPWORDS | frozenset(
 )
 MAX_PER_TERM = 4
 # The cached table's file name, versioned: a table built by older rules is never read back.
-LEXICON_FILE = "lexicon-3.pickle"
+LEXICON_FILE = "lexicon-4.pickle"
 Gloss = tuple[str, list[str]]  # an English word or phrase of a question, and its Chinese translations
 
 
@@ -48,6 +49,7 @@ def _glosses(line: str) -> tuple[str, list[str]] | None:
 def build_table(path: Path | None = None) -> dict[str, list[str]]:
     """English word or two-word phrase → simplified Chinese words, primary senses first."""
     ranked: dict[str, list[tuple[int, str]]] = {}
+    acronyms: dict[str, list[tuple[int, str]]] = {}
     with gzip.open(path or dictionary_file(), "rt", encoding="utf-8") as handle:
         for line in handle:
             parsed = _glosses(line)
@@ -64,6 +66,12 @@ def build_table(path: Path | None = None) -> dict[str, list[str]]:
                     ranked.setdefault(" ".join(words), []).append((position, simplified))
                     if len(words) == 2:  # the head word of a two-word gloss, as a weaker sense
                         ranked.setdefault(words[-1], []).append((position + 2, simplified))
+                # "Taiwan Semiconductor Manufacturing Company (TSMC)": the acronym is a name of its own
+                for acronym in _ACRONYM.findall(gloss):
+                    acronyms.setdefault(acronym.lower(), []).append((position, simplified))
+    for acronym, found in acronyms.items():
+        if acronym not in ranked and acronym not in ENGLISH_STOP:  # never over a word ("WHO": who)
+            ranked[acronym] = found
     return {k: [w for _, w in sorted(v)] for k, v in ranked.items()}
 
 

@@ -26,6 +26,7 @@ Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 RRF_K = 60
 CANDIDATES = 30
+TITLE_CHARS = 120  # what of a document's first line is its title
 
 
 class KeywordIndex:
@@ -224,6 +225,8 @@ class HybridRetriever:
         self.sentences = sentences
         # the documents, and each keyword-indexed chunk's one (a position among them), read once
         self._sources: tuple[list[str], np.ndarray] | None = None
+        # the documents and their titles' vectors, read and embedded once
+        self._titles: tuple[list[str], np.ndarray] | None = None
         self._sources_lock = threading.Lock()
 
     def documents_with(self, word: str) -> frozenset[str]:
@@ -236,6 +239,24 @@ class HybridRetriever:
                 self._sources = (names, np.array([code.get(by_id.get(c, ""), -1) for c in self.keywords.ids]))
         names, codes = self._sources
         return frozenset(names[c] for c in np.unique(codes[self.keywords.holding(word)]) if c >= 0)
+
+    def title_sources(self, text: str) -> list[tuple[str, float]]:
+        """Every document with the similarity of its title (its first line) to the text, best first.
+
+        A document is mostly described by what its title says, and in any language: "the article
+        arguing that physical AI is bad news for Chinese manufacturing" is most like the title
+        「黄仁勋的“物理AI”，对中国制造来说真不是好消息」 of all the text there is."""
+        with self._sources_lock:
+            if self._titles is None:
+                firsts = self.store.get(list(self.store.openings().values()))
+                titles = [c.text.strip().split("\n")[0][:TITLE_CHARS] for c in firsts]
+                vectors = self.embedder.embed_passages(titles) if titles else np.zeros((0, 0), np.float32)
+                self._titles = ([c.source for c in firsts], vectors)
+        names, vectors = self._titles
+        if not names:
+            return []
+        similarity = vectors @ self.embedder.embed_query(text)
+        return sorted(zip(names, map(float, similarity)), key=lambda pair: -pair[1])
 
     def keyword_sources(self, text: str, k: int) -> list[tuple[str, float]]:
         """The documents of the k best passages by keyword search, with the passages' BM25 scores."""

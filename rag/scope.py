@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from rag.answer.expectation import split_question
 from rag.tokens import is_chinese
 
 _EN = re.compile(
@@ -32,6 +33,12 @@ _ZH = re.compile(
 # The lead over the next document at which a description names one for sure (chosen on
 # eval/dev.jsonl, where every lead of 0.2 or more pointed at the right article).
 NAMED_LEAD = 0.3
+# How much more like the description a document's title must be than the next one's to pick it
+# where keyword search is unsure (cosine similarity of e5 vectors), and the lead it then gives the
+# document (chosen on eval/dev.jsonl, where every title lead of 0.02 or more pointed at the right
+# article).
+TITLE_LEAD = 0.02
+TITLE_PRIOR = 0.25
 # words that name a document in general and tell none apart
 _GENERIC = re.compile(
     r"文章|报道|報道|评论|評論|解读|解讀|稿子|说法|說法|[那这该這該]篇|^(按照?|据|根据|在|从)"
@@ -51,7 +58,12 @@ class Scope:
 
     @property
     def named(self) -> str:
-        """The document the question is clearly about ("" when unsure): answers quote only it."""
+        """The document the question is clearly about ("" when unsure): answers quote only it.
+
+        None when the question asks two things: the clause naming the document belongs to one of
+        them, and the other may be asked of another document."""
+        if len(split_question(self.rest)) > 1:
+            return ""
         return next((s for s, lead in self.documents.items() if lead >= NAMED_LEAD), "")
 
 
@@ -73,14 +85,18 @@ def split_reference(question: str) -> tuple[str, str] | None:
 
 
 Search = Callable[[str, int], Sequence[tuple[str, float]]]  # text, k → (source, score) best first
+Titles = Callable[[str], Sequence[tuple[str, float]]]  # text → (source, title similarity) best first
 
 
-def find_scope(question: str, search: Search, depth: int = 50) -> Scope | None:
+def find_scope(question: str, search: Search, titles: Titles | None = None, depth: int = 50) -> Scope | None:
     """The document a question names, with its lead over the next best fit (None when the question
     names none).
 
-    `search` is keyword search over passages: a document scores its best passage's score. No scope
-    when the clause holds no word that tells documents apart ("按那篇文章的说法").
+    `search` is keyword search over passages: a document scores its best passage's score. `titles`
+    compares the description with each document's title, which tells documents apart when the
+    description is in another language than they are, or speaks of a subject several of them share.
+    The title picks the document when its lead is clear and keyword search is not sure of one.
+    No scope when the clause holds no word that tells documents apart ("按那篇文章的说法").
     """
     split = split_reference(question)
     if split is None:
@@ -95,4 +111,9 @@ def find_scope(question: str, search: Search, depth: int = 50) -> Scope | None:
         return None
     (source, top), second = ranked[0], (ranked[1][1] if len(ranked) > 1 else 0.0)
     # a near tie says little: the prior is the best one's lead over the next, not its score
-    return Scope(reference, rest, {source: (top - second) / top})
+    lead = (top - second) / top
+    by_title = list(titles(words)) if titles is not None and lead < NAMED_LEAD else []
+    if len(by_title) > 1 and by_title[0][0] != source and by_title[0][1] - by_title[1][1] >= TITLE_LEAD:
+        # a likeness, not shared words: it lifts the document's passages but never names it
+        source, lead = by_title[0][0], TITLE_PRIOR
+    return Scope(reference, rest, {source: lead})

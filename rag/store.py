@@ -286,6 +286,18 @@ class ChromaStore:
             got = get_all(self._collection, ["metadatas"])
         return {str(i): str((m or {}).get("source", "")) for i, m in zip(got["ids"], got["metadatas"])}
 
+    def openings(self) -> dict[str, str]:
+        """The id of every document's first chunk (the one starting on its lowest line), by source
+        (metadata only: no texts)."""
+        with self._guard("read the chunks' documents"):
+            got = get_all(self._collection, ["metadatas"])
+        first: dict[str, tuple[int, str]] = {}
+        for i, meta in zip(got["ids"], got["metadatas"]):
+            source, line = str((meta or {}).get("source", "")), int((meta or {}).get("start_line", 0))
+            if source not in first or line < first[source][0]:
+                first[source] = (line, str(i))
+        return {source: cid for source, (_, cid) in first.items()}
+
     def get(self, ids: Sequence[str]) -> list[Chunk]:
         """The stored chunks among `ids`, in the order given."""
         found: dict[str, Chunk] = {}

@@ -145,9 +145,30 @@ def test_hyphenated_words_are_looked_up_by_their_parts_and_a_verb_by_its_noun(tm
     assert lexicon.glosses("how models hallucinated", known) == [("hallucinated", ["幻觉"])]
 
 
+def test_an_acronym_in_brackets_names_the_word_but_never_over_an_english_word(tmp_path: Path) -> None:
+    table = build_table(
+        _dictionary(
+            tmp_path,
+            "台積電 台积电 [Tai2 ji1 dian4] /Taiwan Semiconductor Manufacturing Co. (TSMC), founded 1987/",
+            "世界衛生組織 世界卫生组织 [Shi4 jie4 Wei4 sheng1 Zu3 zhi1] /World Health Organization (WHO)/",
+            "中央處理機 中央处理机 [zhong1 yang1 chu3 li3 ji1] /central processing unit (CPU)/",
+            "北約 北约 [Bei3 yue1] /NATO (abbr.)/",
+            "芯片 芯片 [xin1 pian4] /chip/",
+            "晶片協會 晶片协会 [jing1 pian4 xie2 hui4] /Computer Hardware Industry Panel (CHIP)/",
+        )
+    )
+    assert table["tsmc"] == ["台积电"] and table["cpu"] == ["中央处理机"]
+    # an acronym that is a word ("CHIP": chip) or a stop word ("WHO": who) does not stand for it
+    assert table["chip"] == ["芯片"] and "who" not in table
+    assert "abbr" not in table and "nato" in table  # a name before brackets is read as before
+    lexicon = Lexicon()
+    lexicon._table = table
+    assert lexicon.glosses("compared to TSMC", {"台积电"}.__contains__) == [("tsmc", ["台积电"])]
+
+
 def test_a_table_built_by_older_rules_is_deleted_when_the_new_one_is_saved(tmp_path: Path) -> None:
     dictionary = _dictionary(tmp_path, "日本 日本 [Ri4 ben3] /Japan/")
-    for old in ("lexicon.pickle", "lexicon-2.pickle"):
+    for old in ("lexicon.pickle", "lexicon-2.pickle", "lexicon-3.pickle"):
         (tmp_path / old).write_bytes(b"old")
     (tmp_path / "lexicon-notes.pickle").write_bytes(b"not ours")
     lexicon = Lexicon(tmp_path / LEXICON_FILE)

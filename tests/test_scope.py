@@ -10,7 +10,7 @@ import pytest
 from rag import Assistant
 from rag.rerank import fuse_pools, rerank
 from rag.schema import Passage
-from rag.scope import NAMED_LEAD, find_scope, split_reference
+from rag.scope import NAMED_LEAD, TITLE_PRIOR, find_scope, split_reference
 from rag.tokens import tokenize
 
 
@@ -83,6 +83,36 @@ def test_the_document_with_a_clear_lead_is_named_and_an_unclear_one_is_not() -> 
     assert unclear is not None and unclear.named == "" and max(unclear.documents.values()) == 0
     # a description without a word that tells documents apart names none
     assert find_scope("按那篇文章的说法，机器人做什么？", _search) is None
+
+
+def _titles(order: dict[str, float]) -> Callable[[str], list[tuple[str, float]]]:
+    """Title similarity stand-in: the same similarities whatever the text."""
+    return lambda text: sorted(order.items(), key=lambda item: -item[1])
+
+
+def test_a_clearly_closer_title_picks_the_document_where_keywords_are_unsure() -> None:
+    question = "那篇讲光伏的文章说，机器人做什么？"  # keywords: desert.md and city.md tie
+    scope = find_scope(question, _search, _titles({"sea.md": 0.86, "desert.md": 0.81, "city.md": 0.80}))
+    assert scope is not None and scope.documents == {"sea.md": TITLE_PRIOR}
+    assert scope.named == ""  # a likeness of titles lifts the document's passages, never names it
+    # titles about as alike as each other decide nothing
+    tie = find_scope(question, _search, _titles({"city.md": 0.82, "desert.md": 0.81, "sea.md": 0.80}))
+    assert tie is not None and tie.named == "" and max(tie.documents.values()) == 0
+
+
+def test_a_title_does_not_overrule_keywords_sure_of_another_document() -> None:
+    scope = find_scope(
+        "那篇讲沙漠光伏电站的文章说，机器人做什么？",
+        _search,
+        _titles({"city.md": 0.90, "desert.md": 0.80, "sea.md": 0.78}),
+    )
+    assert scope is not None and scope.named == "desert.md"
+
+
+def test_a_question_asking_two_things_keeps_its_named_document_as_a_prior_only() -> None:
+    scope = find_scope("那篇讲沙漠光伏电站的文章说，机器人做什么？电费下降了多少？", _search)
+    assert scope is not None and scope.documents["desert.md"] >= NAMED_LEAD
+    assert scope.named == ""  # the second part may be asked of another document
 
 
 def _passage(pid: str, score: float, source: str = "a.md") -> Passage:
@@ -158,3 +188,13 @@ def test_who_wrote_it_is_answered_by_a_byline(two_articles: Assistant) -> None:
     answer = two_articles.ask("作者是谁？")
     assert not answer.abstained
     assert answer.citations[0].quote.startswith("作者 |")
+
+
+def test_titles_in_chinese_tell_apart_documents_described_in_english(two_articles: Assistant) -> None:
+    ranked = two_articles.retriever.title_sources("the future of undersea data centres")
+    assert [source for source, _ in ranked] == ["sea.md", "desert.md"]
+    ranked = two_articles.retriever.title_sources("how solar power in the desert feeds computing")
+    assert [source for source, _ in ranked] == ["desert.md", "sea.md"]
+    answer = two_articles.ask("In the article on the future of undersea data centres, who is the author?")
+    assert not answer.abstained, answer.text
+    assert [c.source for c in answer.citations] == ["sea.md"] and "林晓" in answer.text
