@@ -206,7 +206,9 @@ class Assistant:
             answerer = self.extractive
         if llm is None:
             named = [p for p in passages if p.source == scope.named]
-            answer = answerer.answer(scope.rest, named or passages)
+            answer = answerer.answer(
+                scope.rest, named or passages, lambda part: self._retrieve(part, top_k, mode)[0]
+            )
             answer.question = question
             answer = safe_answer(answer)
             yield answer.text

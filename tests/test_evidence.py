@@ -228,3 +228,26 @@ def test_a_sentence_that_speaks_of_the_focus_ranks_first(monkeypatch: pytest.Mon
     # without the focus, the sentence that repeats more of the question's words wins
     monkeypatch.setattr(extractive, "FOCUS_BONUS", 0.0)
     assert answerer._score(question, sents, None)[0].sentence.text.startswith("今年会议")
+
+
+def test_each_part_of_a_two_part_question_also_reads_the_passages_found_for_it() -> None:
+    answerer = ExtractiveAnswerer(lambda w: 1.0)
+    sea = _passage("sea", text="蓝鲸公司的海底数据中心功率为42兆瓦。")
+    desert = _passage("desert", text="白鹭公司在戈壁沙漠建设的光伏电站装机容量为300兆瓦。")
+    question = "蓝鲸公司的海底数据中心功率是多少？白鹭公司在戈壁沙漠建设的光伏电站装机容量是多少？"
+    searched: list[str] = []
+
+    def search(part: str) -> list[Passage]:
+        searched.append(part)
+        return [desert if "白鹭" in part else sea]
+
+    alone = answerer.answer(question, [sea])
+    assert [c.passage_id for c in alone.citations] == ["sea"]  # the second answer is not read
+    both = answerer.answer(question, [sea], search)
+    assert [c.passage_id for c in both.citations] == ["sea", "desert"]
+    assert "42兆瓦" in both.text and "300兆瓦" in both.text
+    assert len(searched) == 2
+    # a question that asks one thing reads only its passages
+    searched.clear()
+    answerer.answer("蓝鲸公司的海底数据中心功率是多少？", [sea], search)
+    assert searched == []

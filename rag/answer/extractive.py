@@ -212,18 +212,32 @@ class ExtractiveAnswerer:
         ok = any((r := self._score(part, sents, vectors)) and self.supported(part, r[0]) for part in parts)
         return ranked, ok
 
-    def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
-        """An answer quoting and citing the passages, or an abstention."""
-        sents, vectors = self._candidates(passages)
-        chosen: list[Scored] = []
-        for part in split_question(question):
-            taken = {c.index for c in chosen}
-            ranked = [r for r in self._score(part, sents, vectors) if r.index not in taken]
+    def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        search: Callable[[str], Sequence[Passage]] | None = None,
+    ) -> Answer:
+        """An answer quoting and citing the passages, or an abstention.
+
+        `search` finds passages for one part of a question that asks two things: the passages
+        that best fit the whole question often hold only one of the answers. A part then reads
+        its own passages after those of the whole question."""
+        parts = split_question(question)
+        chosen: list[tuple[Scored, str]] = []
+        for part in parts:
+            read = list(passages[: self.passages_read])
+            if search is not None and len(parts) > 1:
+                held = {p.id for p in read}
+                read += [p for p in search(part)[: self.passages_read] if p.id not in held]
+            sents, vectors = self._candidates(read, read=len(read))
+            taken = {_key(c) for c, _ in chosen}
+            ranked = [r for r in self._score(part, sents, vectors) if _key(r) not in taken]
             if ranked and self.supported(part, ranked[0]):
-                chosen.append(ranked[0])
+                chosen.append((ranked[0], _quote(ranked[0], sents)))
         if not chosen:
             return Answer(question, abstain_text(question), abstained=True)
-        return self._compose(question, [_quote(c, sents) for c in chosen], chosen)
+        return self._compose(question, [quote for _, quote in chosen], [c for c, _ in chosen])
 
     def _compose(self, question: str, quotes: list[str], chosen: list[Scored]) -> Answer:
         citations, parts = [], []
@@ -253,6 +267,11 @@ def _without_names(terms: dict[str, float], names: Sequence[Name]) -> dict[str, 
     """The question's terms but those of its names."""
     forms = {form for name in names for form in name.forms}
     return {term: weight for term, weight in terms.items() if not forms.intersection(term.split("|"))}
+
+
+def _key(item: Scored) -> tuple[str, int, str]:
+    """What tells a candidate sentence apart, whichever passages were read."""
+    return item.sentence.passage.id, item.sentence.line, item.sentence.text
 
 
 def _quote(item: Scored, sents: list[Sentence]) -> str:
