@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rag.bundled import bundled_files
 from rag.config import Settings
+from rag.errors import InputError
 from rag.ingest import BUNDLED_PREFIX
 from rag.store import WriteLock, _client, get_all
 
@@ -54,11 +55,25 @@ def drop_for_model(
         probe()
     with WriteLock(settings.home / f"{name}.lock"):
         metas = get_all(collection, ["metadatas"])["metadatas"]
-        keys += [str((m or {}).get("doc_key", "")) for m in metas]
+        documents = {str((m or {}).get("doc_key", "")) for m in metas} - {""}
+        gone = sorted(key for key in documents if not _paths([key]))
+        if gone:
+            raise InputError(
+                f"{len(gone)} of the {len(documents)} documents in the knowledge base no longer have their "
+                f"file here ({_listed(gone)}): re-embedding reads every document again, so they would be "
+                "lost. Put the files back, or remove those documents first (with the model they were "
+                "indexed with: rag ingest --prune FOLDER), then re-embed. Nothing was changed."
+            )
+        keys += sorted(documents)
         pending.parent.mkdir(parents=True, exist_ok=True)
         pending.write_text(json.dumps(sorted(set(keys)), ensure_ascii=False), encoding="utf-8")
         client.delete_collection(name)
     return _paths(keys)
+
+
+def _listed(names: list[str], shown: int = 5) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def done(settings: Settings) -> None:

@@ -149,6 +149,28 @@ def test_a_new_model_that_fails_drops_nothing(tmp_path: Path, server: Server, fo
     assert not (home / "rag-ep.reembed.json").exists()
 
 
+def test_re_embedding_is_refused_while_a_document_has_no_file(
+    tmp_path: Path, server: Server, folder: Path
+) -> None:
+    home = tmp_path / "home"
+    Assistant(_settings(home, server), bundled=False, show_progress=False).ingest([folder])
+    (folder / "japan.md").unlink()
+    with pytest.raises(InputError) as refused:
+        Assistant(_settings(home, server, OTHER), bundled=False, show_progress=False, reembed=True)
+    message = str(refused.value)
+    assert "1 of the 3 documents" in message and str(folder.resolve() / "japan.md") in message
+    assert "rag ingest --prune" in message and "Nothing was changed" in message
+    kept = Assistant(_settings(home, server), bundled=False, show_progress=False)
+    assert kept.store.count() == 3 and kept.store.model_id == f"openai:127.0.0.1/{E5}"
+    assert "japan.md" in {d.source for d in kept.documents()}
+    assert not (home / "rag-ep.reembed.json").exists()
+    # once the document is removed with the old model, the rest is re-embedded
+    assert kept.ingest([folder], prune=True).removed == ["japan.md"]
+    switched = Assistant(_settings(home, server, OTHER), bundled=False, show_progress=False, reembed=True)
+    assert switched.reembed_report is not None
+    assert sorted(switched.reembed_report.added) == ["chips.md", "power.md"]
+
+
 def test_cli_reembed(
     tmp_path: Path, server: Server, folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
