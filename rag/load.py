@@ -66,7 +66,10 @@ def read_document(path: Path, source: str | None = None, max_bytes: int = MAX_FI
         if not stat.S_ISREG(info.st_mode):
             raise SkippedFile("it is not a regular file")
         if info.st_size > max_bytes:
-            raise SkippedFile(f"it is {size_text(info.st_size)}, over the {size_text(max_bytes)} limit")
+            size, limit = size_text(info.st_size), size_text(max_bytes)
+            if size == limit:  # just over: "20 MB, over the 20 MB limit" would say nothing
+                size, limit = f"{info.st_size:,} bytes", f"{limit} ({max_bytes:,} bytes)"
+            raise SkippedFile(f"it is {size}, over the {limit} limit")
         data = path.read_bytes()
     except OSError as exc:
         raise SkippedFile(f"it could not be read ({exc.strerror or exc})") from exc

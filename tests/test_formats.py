@@ -186,6 +186,23 @@ def test_corrupt_pdf_and_docx_are_skipped_with_a_reason(
         read_document(path)
 
 
+@pytest.mark.parametrize(
+    ("size", "reason"),
+    [
+        (3 * 2**20, "it is 3 MB, over the 2 MB limit"),
+        (2**21 + 1, "it is 2,097,153 bytes, over the 2 MB (2,097,152 bytes) limit"),
+    ],
+)
+def test_a_file_over_the_size_limit_is_skipped_saying_by_how_much(
+    tmp_path: Path, size: int, reason: str
+) -> None:
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"a" * size)
+    with pytest.raises(SkippedFile) as skipped:
+        read_document(path, max_bytes=2**21)
+    assert str(skipped.value) == reason
+
+
 def test_clean_numbered_keeps_each_lines_own_number() -> None:
     lines = clean_numbered([(5, "第一段文字在这里。"), (5, ""), (9, "分享至"), (12, "第二段。\n第三段。")])
     assert [(line.number, line.text) for line in lines] == [
