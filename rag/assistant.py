@@ -11,6 +11,7 @@ from pathlib import Path
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+from rag.answer.expectation import split_question
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.guard import safe_answer, without_links
 from rag.answer.llm import LLMAnswerer
@@ -214,8 +215,24 @@ class Assistant:
             yield answer.text
             yield answer
             return
+        passages = self._with_parts(scope.rest, passages, top_k, mode)
         for item in llm.respond(question, passages, answerer, stream, fallback_k=k or self.settings.top_k):
             yield safe_answer(item) if isinstance(item, Answer) else without_links(item)
+
+    def _with_parts(self, question: str, passages: list[Passage], k: int, mode: str | None) -> list[Passage]:
+        """The passages, then those found for each part of a question that asks two things (the
+        passages that fit the whole question often hold only one of the answers)."""
+        parts = split_question(question)
+        if len(parts) < 2:
+            return passages
+        held = {p.id for p in passages}
+        out = list(passages)
+        for part in parts:
+            for passage in self._retrieve(part, k, mode)[0]:
+                if passage.id not in held:
+                    held.add(passage.id)
+                    out.append(passage)
+        return out
 
     def chat(
         self, history: History, question: str, k: int | None = None, mode: str | None = None

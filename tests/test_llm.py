@@ -103,6 +103,22 @@ def test_a_correct_cited_answer_is_verified_and_cites_the_right_file(
     assert f"[{n}] 002_76ca57ada4fcd65d.txt, lines" in prompt_of(request) and COMPUTE in prompt_of(request)
 
 
+def test_the_model_also_reads_the_passages_found_for_each_part_of_a_two_part_question(
+    assistant: Assistant, llm: ScriptedLLM
+) -> None:
+    a = make(assistant, llm, top_k=1)
+    assert a.retrieve(COMPUTE, k=1)[0].id != a.retrieve(POWER, k=1)[0].id
+    llm.script("文档中没有找到这个问题的答案。")
+    a.ask(COMPUTE + POWER)
+    [request] = llm.requests
+    passages = prompt_of(request)
+    assert "25艾字节" in passages and "1吉瓦" in passages  # one passage per part, though k is 1
+    llm.clear()
+    llm.script("文档中没有找到这个问题的答案。")
+    a.ask(COMPUTE)
+    assert "1吉瓦" not in prompt_of(llm.requests[0])  # a question asking one thing reads k passages
+
+
 def test_out_of_range_citations_are_dropped(assistant: Assistant, llm: ScriptedLLM) -> None:
     a = make(assistant, llm)
     n = number_of(a, COMPUTE, "25艾字节")
