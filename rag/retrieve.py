@@ -26,7 +26,6 @@ Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 RRF_K = 60
 CANDIDATES = 30
-TITLE_CHARS = 120  # what of a document's first line is its title
 
 
 class KeywordIndex:
@@ -225,7 +224,7 @@ class HybridRetriever:
         self.sentences = sentences
         # the documents, and each keyword-indexed chunk's one (a position among them), read once
         self._sources: tuple[list[str], np.ndarray] | None = None
-        # the documents and their titles' vectors, read and embedded once
+        # the documents and their titles' vectors, read once
         self._titles: tuple[list[str], np.ndarray] | None = None
         self._sources_lock = threading.Lock()
 
@@ -241,17 +240,22 @@ class HybridRetriever:
         return frozenset(names[c] for c in np.unique(codes[self.keywords.holding(word)]) if c >= 0)
 
     def title_sources(self, text: str) -> list[tuple[str, float]]:
-        """Every document with the similarity of its title (its first line) to the text, best first.
+        """Every document with the similarity of its title (its first sentence) to the text, best
+        first (none without sentence vectors).
 
         A document is mostly described by what its title says, and in any language: "the article
         arguing that physical AI is bad news for Chinese manufacturing" is most like the title
-        「黄仁勋的“物理AI”，对中国制造来说真不是好消息」 of all the text there is."""
+        「黄仁勋的“物理AI”，对中国制造来说真不是好消息」 of all the text there is. The vectors are
+        the sentence vectors ingestion already made."""
+        if self.sentences is None:
+            return []
         with self._sources_lock:
             if self._titles is None:
                 firsts = self.store.get(list(self.store.openings().values()))
-                titles = [c.text.strip().split("\n")[0][:TITLE_CHARS] for c in firsts]
-                vectors = self.embedder.embed_passages(titles) if titles else np.zeros((0, 0), np.float32)
-                self._titles = ([c.source for c in firsts], vectors)
+                opening = zip(firsts, self.sentences.of(firsts))
+                held = [(c.source, cs.vectors[0]) for c, cs in opening if cs.sentences]
+                vectors = np.stack([v for _, v in held]) if held else np.zeros((0, 0), np.float32)
+                self._titles = ([source for source, _ in held], vectors)
         names, vectors = self._titles
         if not names:
             return []

@@ -60,7 +60,7 @@ class Scope:
     def named(self) -> str:
         """The document the question is clearly about ("" when unsure): answers quote only it.
 
-        None when the question asks two things: the clause naming the document belongs to one of
+        Empty when the question asks two things: the clause naming the document belongs to one of
         them, and the other may be asked of another document."""
         if len(split_question(self.rest)) > 1:
             return ""
