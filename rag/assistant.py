@@ -206,7 +206,8 @@ class Assistant:
         with self._lock:
             answerer = self.extractive
         if llm is None:
-            named = [p for p in passages if p.source == scope.named]
+            document = scope.named  # worked out once, not once per passage
+            named = [p for p in passages if p.source == document]
             answer = answerer.answer(
                 scope.rest, named or passages, lambda part: self._retrieve(part, top_k, mode)[0]
             )
