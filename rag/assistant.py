@@ -91,6 +91,7 @@ class Assistant:
                 sentences,
                 translate=keywords.glosses,
                 documents_with=self.retriever.documents_with,
+                english=keywords.english,
             )
 
     def _ingest(self, paths: Iterable[str | Path], prune: bool = False) -> IngestReport:

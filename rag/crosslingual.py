@@ -115,6 +115,7 @@ class Lexicon:
     def __init__(self, cache: Path | None = None) -> None:
         self.cache = cache
         self._table: dict[str, list[str]] | None = None
+        self._reverse: dict[str, list[str]] | None = None  # Chinese word → English words
         self._lock = threading.Lock()
 
     def table(self) -> dict[str, list[str]]:
@@ -131,6 +132,21 @@ class Lexicon:
                         tmp.replace(self.cache)
                         _remove_older_tables(self.cache)
             return self._table
+
+    def english(self, word: str) -> list[str]:
+        """The one-word English senses of a Chinese word (西门子 → siemens), for a name the documents
+        may write in English."""
+        with self._lock:
+            reverse = self._reverse
+        if reverse is None:
+            built: dict[str, list[str]] = {}
+            for english, found in self.table().items():
+                if " " not in english and len(english) > 2 and english not in ENGLISH_STOP:
+                    for chinese in found:
+                        built.setdefault(chinese, []).append(english)
+            with self._lock:
+                self._reverse = reverse = built
+        return reverse.get(word, [])
 
     def glosses(self, question: str, known: Callable[[str], bool]) -> list[Gloss]:
         """Each English content word or phrase of the question with the Chinese words that may

@@ -136,6 +136,13 @@ class KeywordIndex:
             return []
         return self.lexicon.glosses(question, self.known)
 
+    def english(self, word: str) -> list[str]:
+        """English words that translate a Chinese word and occur in the indexed text (西门子 →
+        siemens, where a document writes "Siemens")."""
+        if self.lexicon is None:
+            return []
+        return [w for w in self.lexicon.english(word) if w in self._vocab]
+
     def query_tokens(self, question: str) -> list[str]:
         """BM25 query tokens: the question's own, plus dictionary translations across languages."""
         tokens = tokenize(question)

@@ -42,7 +42,8 @@ TITLE_PRIOR = 0.25
 # words that name a document in general and tell none apart
 _GENERIC = re.compile(
     r"文章|报道|報道|评论|評論|解读|解讀|稿子|说法|說法|[那这该這該]篇|^(按照?|据|根据|在|从)"
-    r"|\b(in|according to|as|the|article|piece|commentary|essay|report|post|story|analysis)\b",
+    r"|\b(in|according to|as|the|article|piece|commentary|essay|report|post|story|write-?up|analysis"
+    r"|column)\b",
     re.IGNORECASE,
 )
 

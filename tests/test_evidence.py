@@ -112,11 +112,20 @@ def test_who_wrote_it_is_answered_by_a_byline_only(question: str, sentence: str,
 
 
 @pytest.mark.parametrize(
+    "question",
+    ["What body part does the author liken robots to?", "作者认为机器人像什么？", "作者把数据中心比作什么？"],
+)
+def test_what_the_author_says_does_not_ask_who_wrote_it(question: str) -> None:
+    assert expectation(question).kind == ""
+
+
+@pytest.mark.parametrize(
     ("question", "asks"),
     [
         ("What does NVIDIA call these supercomputers?", True),
         ("这种思路叫什么？", True),
         ("那个蓝图叫什么名字？", True),
+        ("What term did Huang use for countries that run AI on their own soil?", True),
         ("What does NVIDIA build?", False),
         ("英伟达做了什么？", False),
     ],
@@ -126,6 +135,14 @@ def test_a_question_for_a_name_prefers_a_sentence_that_names(question: str, asks
     assert wanted.name is asks
     assert wanted.names(fold("我们把它们称为DGX Cloud。")) is asks
     assert not wanted.names(fold("我们构建了DGX超级计算机。"))
+
+
+def test_a_term_given_with_its_english_name_names_it() -> None:
+    wanted = expectation("What term did Huang use for countries that run AI on their own soil?")
+    assert wanted.names(fold("我们还看到了另一种需求:主权 AI(Sovereign AI)"))
+    assert wanted.names(fold("这就是双工厂模式（Dual Factory）。"))
+    assert not wanted.names(fold("英伟达的GPU(H100)卖得很好。"))  # a code in brackets names nothing
+    assert not wanted.names(fold("有些 AI 需要运行在企业自己的数据中心里。"))
 
 
 def test_english_function_words_are_not_terms_and_a_glossed_word_is_one_term() -> None:

@@ -13,6 +13,7 @@ from rag import Assistant
 from rag.answer.evidence import Name, Sentence, question_names
 from rag.answer.expectation import expectation
 from rag.answer.extractive import ExtractiveAnswerer, Scored
+from rag.clean import fold
 from rag.crosslingual import LEXICON_FILE, Lexicon, build_table, lemmas
 from rag.retrieve import KeywordIndex
 from rag.schema import Passage
@@ -77,7 +78,8 @@ def test_the_chunks_holding_a_word_as_a_token_or_as_its_bigrams() -> None:
     ("question", "kind", "things"),
     [
         ("How many Blackwell GPUs will the factory hold?", "number", ("gpu",)),  # an acronym as is
-        ("How many people attended?", "number", ("人们",)),  # the counted noun, not the verb
+        # the counted noun, not the verb; people are also counted with 人 ("2000 人")
+        ("How many people attended?", "number", ("人们", "人", "people", "person")),
         ("他们一共尝试过几次？其中最后一次谈的是什么？", "", ()),  # the last question says what is asked
         ("英伟达一共有多少个库？请用中文回答。", "number", ()),  # a request after it asks nothing
     ],
@@ -87,6 +89,51 @@ def test_what_is_counted_and_which_question_says_what_is_asked(
 ) -> None:
     wanted = expectation(question, _translate)
     assert (wanted.kind, wanted.things) == (kind, things)
+
+
+def test_people_are_counted_with_the_chinese_counter() -> None:
+    wanted = expectation("How many people watched from the courtyard?", _translate)
+    assert wanted.met_by(fold("外面的庭院,还有2000 人在同步观看。"))
+    assert wanted.met_by(fold("Another 2,000 people watched outside."))
+    assert not wanted.met_by(fold("庭院里坐满了观众。"))
+
+
+def test_which_ordinal_asks_for_a_number() -> None:
+    wanted = expectation("2025年的米尔肯全球会议是第几届？")
+    assert wanted.kind == "number"
+    assert wanted.met_by(fold("这是第28届米尔肯全球会议。"))
+    assert not wanted.met_by(fold("每年一度在洛杉矶举行的米尔肯全球会议。"))
+
+
+def test_a_chinese_name_is_also_found_in_its_english_form() -> None:
+    english = {"西门子": ["siemens"]}.get
+    names = question_names("英伟达和西门子的合作是什么的起点？", english=lambda w: english(w) or [])
+    assert Name(("西门子", "siemens"), True) in names
+    held = {"siemens": frozenset({"ces.md"}), "西门子": frozenset({"milken.md"})}
+    answerer = ExtractiveAnswerer(lambda t: 1.0, documents_with=lambda w: held.get(w, frozenset()))
+    siemens = next(n for n in names if n.forms[0] == "西门子")
+    # the keynote writes "Siemens": it speaks of the company the question writes 西门子
+    assert answerer.speaks_of(_scored("ces.md", [siemens]))
+    assert not answerer.speaks_of(_scored("ces.md", [Name(("西门子",), True)]))
+
+
+def test_the_english_words_of_a_chinese_word(tmp_path: Path) -> None:
+    table = build_table(
+        _dictionary(
+            tmp_path,
+            "西門子 西门子 [Xi1 men2 zi3] /Siemens (company)/",
+            "微軟 微软 [Wei1 ruan3] /Microsoft corporation/",
+            "在 在 [zai4] /(located) at/in/",
+        )
+    )
+    lexicon = Lexicon()
+    lexicon._table = table
+    assert lexicon.english("西门子") == ["siemens"]
+    # one-word senses that are no stop words: "corporation" (a head word) yes, "in" never
+    assert "in" not in lexicon.english("在")
+    index = KeywordIndex.build(["c1"], [tokenize("Siemens 和 英伟达")], lexicon)
+    assert index.english("西门子") == ["siemens"]
+    assert index.english("微软") == []  # no chunk writes Microsoft
 
 
 def test_several_is_no_count() -> None:

@@ -85,6 +85,19 @@ def test_the_document_with_a_clear_lead_is_named_and_an_unclear_one_is_not() -> 
     assert find_scope("按那篇文章的说法，机器人做什么？", _search) is None
 
 
+@pytest.mark.parametrize("kind", ["article", "write-up", "writeup", "column", "commentary"])
+def test_the_words_for_an_article_are_not_searched_for_the_document(kind: str) -> None:
+    searched: list[str] = []
+
+    def search(text: str, k: int) -> list[tuple[str, float]]:
+        searched.append(text)
+        return [("desert.md", 2.0), ("sea.md", 1.0)]
+
+    scope = find_scope(f"In the desert solar {kind}, what do the robots do?", search)
+    assert scope is not None and scope.rest == "What do the robots do?"
+    assert searched[0].split() == ["desert", "solar"]
+
+
 def _titles(order: dict[str, float]) -> Callable[[str], list[tuple[str, float]]]:
     """Title similarity stand-in: the same similarities whatever the text."""
     return lambda text: sorted(order.items(), key=lambda item: -item[1])

@@ -19,7 +19,7 @@ _NUMBER = re.compile(
 )
 _DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|\b(19|20)\d\d\b|\d{4}-\d{1,2}")
 _ASKS_NUMBER = re.compile(
-    r"多少|几[个位家年倍次座台款种项名]|多大|多高|多长|多快|多久|比例|百分之"
+    r"多少|几[个位家年倍次座台款种项名]|第几|多大|多高|多长|多快|多久|比例|百分之"
     r"|how (much|many|large|big|fast|long)"
     r"|what (is|was|were) the (number|amount|size|scale|capacity|power|speed)"
 )
@@ -65,15 +65,24 @@ _ASKS_WHERE = re.compile(
     r"|\bwhere (did|does|do|is|was|were|will|would|has|have|had|can|could|are)\b"
 )
 _LOCATIVE = re.compile(r"在[^，。,；;！？]{1,10}?(里|中|上|内|旁|附近|边|外|下)")
-_ASKS_AUTHOR = re.compile(r"作者|谁写的|撰文|署名|who (wrote|authored)|\bauthor|\bbyline|written by")
+# who wrote it, not what its author says ("作者认为…", "what does the author liken robots to")
+_ASKS_AUTHOR = re.compile(
+    r"作者(是|为)?(谁|哪位)|谁是[^，。？?]{0,10}作者|作者(叫|的名字|姓名)|哪位作者|谁写的|谁撰写|署名"
+    r"|who (wrote|authored)"
+    r"|who (is|was|were) (?:(?:the|its|their|this|that|[a-z]+'s) ){0,2}(authors?|writers?)\b"
+    r"|\bauthor'?s name|name of the (author|writer)|\bbyline|written by whom|by whom"
+)
 # a byline: "作者 | 某某", "文 | 某某", "文章作者: 某某", "By …"
 _BYLINE = re.compile(r"^\s*(文章?作者|作者|文|撰文|撰稿|author|by|written by)\s*[|｜:：]\s*\S")
 _ASKS_NAME = re.compile(
     r"(叫|叫做|叫作|称为|称作|称之为|名为|名叫)(什么|啥)|什么名字|名称是什么|取名|命名为?什么"
-    r"|what (does|do|did) [^?]{0,80}\bcall\b|\bcalled what|what is [^?]{0,40}\bcalled|what name"
+    r"|what (does|do|did) [^?]{0,80}\bcall\b|\bcalled what|what is [^?]{0,40}\bcalled"
+    r"|what (name|term|word|phrase)\b"
 )
 _NAMING = re.compile(
     r"称为|称之为|称作|叫做|叫作|名为|名叫|取名|命名|所谓|\b(called|named|dubbed|known as)\b"
+    # a term given with its English name: "主权 ai(sovereign ai)"
+    r"|[\u4e00-\u9fff][\w ]{0,8}[（(][a-z][a-z -]{2,40}[)）]"
 )
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.、)]\s*")
 _COUNTERS = "人名家个位次倍座台款种项颗条"
@@ -244,7 +253,9 @@ _FOCUS_EN = (
     re.compile(r"\b(?:what|which) (?:[a-z]+ )?([a-z]+) (?:did|does|do|is|was|were|will|has|have|can)\b"),
 )
 # nouns that say only that something is asked, not what
-_VAGUE = frozenset("number amount size name kind type way thing things one ones part".split())
+_VAGUE = frozenset(
+    "number amount size name term word phrase kind type way thing things one ones part".split()
+)
 _FOCUS_ZH = re.compile(r"(?:是|叫|叫做|称为|称作)?(?:什么|啥)")
 
 
@@ -296,8 +307,11 @@ def _kind(folded: str, translate: Callable[[str], list[Gloss]] | None) -> Expect
             # the counted noun: the plural one ("how many blackwell gpus", "how many people attended")
             nouns = english.group(1).split()
             counted = next((w for w in nouns if w.endswith("s") or w == "people"), nouns[0])
-            glosses = translate(counted)
-            return Expectation("number", things=tuple(w for _, found in glosses for w in found))
+            things = tuple(w for _, found in translate(counted) for w in found)
+            # people are counted with 人 in Chinese ("2000 人"), a word too short to be glossed
+            if counted in ("people", "persons"):
+                things = (*things, "人", "people", "person")
+            return Expectation("number", things=things)
         return Expectation("number")
     return Expectation()
 

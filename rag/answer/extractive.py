@@ -80,6 +80,7 @@ class ExtractiveAnswerer:
         translate: Callable[[str], list[Gloss]] | None = None,
         lexical_weight: float = 0.3,
         documents_with: Callable[[str], frozenset[str]] | None = None,
+        english: Callable[[str], list[str]] | None = None,
     ) -> None:
         self.idf = idf
         self.embedder = embedder
@@ -91,6 +92,7 @@ class ExtractiveAnswerer:
         self.translate = translate
         self.lexical_weight = lexical_weight
         self.documents_with = documents_with
+        self.english = english
         self._analysis = lru_cache(maxsize=256)(self._analyse)
 
     def _candidates(
@@ -117,7 +119,7 @@ class ExtractiveAnswerer:
         """What scoring needs of a question: its terms, what it asks for and the names it gives.
         Kept for recent questions: one answer scores each question several times (reranking,
         then the answer itself)."""
-        names = tuple(question_names(question, self.translate))
+        names = tuple(question_names(question, self.translate, self.english))
         return self.terms(question), expectation(question, self.translate), names
 
     def _score(
