@@ -93,21 +93,16 @@ class Name:
     as_written: bool
 
 
-def question_names(
-    question: str,
-    translate: Callable[[str], list[Gloss]] | None = None,
-    english: Callable[[str], list[str]] | None = None,
-) -> list[Name]:
+def question_names(question: str, translate: Callable[[str], list[Gloss]] | None = None) -> list[Name]:
     """The names a question gives: what it is about, so an answer must come from a document that
     speaks of them.
 
     In an English question, a name is a capitalised word after the first, or an acronym or a code;
     capitalised words in a row make one name ("Vera Rubin"), found when any of its words is. In a
-    Chinese question, the words jieba tags as names, also found in their English form (`english`:
-    西门子 in a document that writes "Siemens")."""
+    Chinese question, the words jieba tags as names."""
     if is_chinese(question):
         return [
-            Name(tuple(dict.fromkeys([word, *(english(word) if english else [])])), flag != "eng")
+            Name((word,), flag != "eng")
             for word, flag in tagged(fold(question))
             if flag in _NAME_FLAGS and len(word) > 1
         ]

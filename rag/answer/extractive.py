@@ -119,7 +119,7 @@ class ExtractiveAnswerer:
         """What scoring needs of a question: its terms, what it asks for and the names it gives.
         Kept for recent questions: one answer scores each question several times (reranking,
         then the answer itself)."""
-        names = tuple(question_names(question, self.translate, self.english))
+        names = tuple(question_names(question, self.translate))
         return self.terms(question), expectation(question, self.translate), names
 
     def _score(
@@ -194,12 +194,18 @@ class ExtractiveAnswerer:
         """Does the document of the best sentence speak of every name the question gives.
 
         An answer about the Blackwell GPU does not answer a question about Vera Rubin, however
-        alike the sentences. A Chinese name that no document holds is one they never mention."""
+        alike the sentences. A Chinese name that no document holds is one they never mention. A
+        Chinese name may be written in English (西门子: "Siemens"), looked for only when the
+        document lacks it as written (the dictionary is read once, on the first such name)."""
         if self.documents_with is None:
             return True
+        source = best.sentence.passage.source
         for name in best.names:
             holding = frozenset().union(*(self.documents_with(form) for form in name.forms))
-            if best.sentence.passage.source not in holding and (holding or name.as_written):
+            if source not in holding and name.as_written and self.english is not None:
+                english = [w for form in name.forms for w in self.english(form)]
+                holding = holding.union(*(self.documents_with(w) for w in english))
+            if source not in holding and (holding or name.as_written):
                 return False
         return True
 
