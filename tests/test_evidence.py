@@ -103,6 +103,7 @@ def test_an_amount_the_question_gives_is_no_answer_in_any_unit(sentence: str, me
         ("Who wrote the article?", "文章作者: 瓜哥AI新知", True),
         ("那篇文章的作者是谁？", "作者认为，AI工厂会成为新的基础设施。", False),
         ("Who is the author?", "The author argues that factories matter.", False),
+        ("By whom was the article written?", "By | Lin Xiao", True),
     ],
 )
 def test_who_wrote_it_is_answered_by_a_byline_only(question: str, sentence: str, met: bool) -> None:
@@ -113,7 +114,12 @@ def test_who_wrote_it_is_answered_by_a_byline_only(question: str, sentence: str,
 
 @pytest.mark.parametrize(
     "question",
-    ["What body part does the author liken robots to?", "作者认为机器人像什么？", "作者把数据中心比作什么？"],
+    [
+        "What body part does the author liken robots to?",
+        "作者认为机器人像什么？",
+        "作者把数据中心比作什么？",
+        "By whom was NVIDIA founded?",
+    ],
 )
 def test_what_the_author_says_does_not_ask_who_wrote_it(question: str) -> None:
     assert expectation(question).kind == ""

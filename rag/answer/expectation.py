@@ -70,7 +70,8 @@ _ASKS_AUTHOR = re.compile(
     r"作者(是|为)?(谁|哪位)|谁是[^，。？?]{0,10}作者|作者(叫|的名字|姓名)|哪位作者|谁写的|谁撰写|署名"
     r"|who (wrote|authored)"
     r"|who (is|was|were) (?:(?:the|its|their|this|that|[a-z]+'s) ){0,2}(authors?|writers?)\b"
-    r"|\bauthor'?s name|name of the (author|writer)|\bbyline|written by whom|by whom"
+    r"|\bauthor'?s name|name of the (author|writer)|\bbyline|(written|authored) by whom"
+    r"|by whom (is|was) [^?]{0,40}(written|authored)"
 )
 # a byline: "作者 | 某某", "文 | 某某", "文章作者: 某某", "By …"
 _BYLINE = re.compile(r"^\s*(文章?作者|作者|文|撰文|撰稿|author|by|written by)\s*[|｜:：]\s*\S")
