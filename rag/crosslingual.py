@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import math
 import pickle
 import re
 import threading
@@ -30,6 +31,27 @@ MAX_PER_TERM = 4
 # The cached table's file name, versioned: a table built by older rules is never read back.
 LEXICON_FILE = "lexicon-4.pickle"
 Gloss = tuple[str, list[str]]  # an English word or phrase of a question, and its Chinese translations
+# An amount in English words of magnitude ("$60 billion", "1.5 million"), and the Chinese scales it
+# may be written in: 600亿, 150万, 2万亿.
+_ENGLISH_AMOUNT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(thousand|million|billion|trillion)\b", re.I)
+_MAGNITUDES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_CHINESE_SCALES = (("万亿", 1e12), ("亿", 1e8), ("万", 1e4))
+
+
+def chinese_amounts(question: str) -> list[Gloss]:
+    """Each amount the question writes with an English magnitude word, with the forms Chinese text
+    writes it in ("60 billion" → 600亿): Chinese counts in 万 and 亿, so the digits differ."""
+    out: list[Gloss] = []
+    for match in _ENGLISH_AMOUNT.finditer(question):
+        value = float(match[1]) * _MAGNITUDES[match[2].lower()]
+        forms = []
+        for scale, factor in _CHINESE_SCALES:
+            number = value / factor
+            if 1 <= number < 10_000 and math.isclose(number * 100, round(number * 100), abs_tol=1e-6):
+                forms += [f"{number:g}{scale}", f"{number:g} {scale}"]
+        if forms:
+            out.append((f"{match[1]} {match[2].lower()}", forms))
+    return out
 
 
 def dictionary_file() -> Path:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rag.crosslingual import Gloss, Lexicon
+from rag.crosslingual import Gloss, Lexicon, chinese_amounts
 from rag.embed import Embedder
 from rag.errors import InputError
 from rag.schema import Chunk, Passage
@@ -131,10 +131,18 @@ class KeywordIndex:
 
     def glosses(self, question: str) -> list[Gloss]:
         """The content words of a question in another language, each with the Chinese words that
-        may translate it ([] for a Chinese question)."""
+        may translate it, and its amounts with the Chinese forms the index holds their digits in
+        ("60 billion": 600亿) ([] for a Chinese question)."""
         if self.lexicon is None or is_chinese(question):
             return []
-        return self.lexicon.glosses(question, self.known)
+        amounts = [
+            (source, forms)
+            for source, forms in chinese_amounts(question)
+            if any(t[:1].isdigit() and t in self._vocab for form in forms for t in tokenize(form))
+        ]
+        said = {word for source, _ in amounts for word in source.split()}  # "billion" is in the amount
+        found = [gloss for gloss in self.lexicon.glosses(question, self.known) if gloss[0] not in said]
+        return found + amounts
 
     def english(self, word: str) -> list[str]:
         """English words that translate a Chinese word and occur in the indexed text (西门子 →
@@ -147,8 +155,8 @@ class KeywordIndex:
         """BM25 query tokens: the question's own, plus dictionary translations across languages."""
         tokens = tokenize(question)
         for _, found in self.glosses(question):
-            for word in found:
-                tokens.extend([word, *bigrams(word)])
+            for word in found:  # an amount (600亿) is tokenized as the text it is to match
+                tokens.extend(tokenize(word) if word[:1].isdigit() else [word, *bigrams(word)])
         return tokens
 
     def search(self, question: str, k: int) -> list[tuple[int, float]]:

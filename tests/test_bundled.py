@@ -37,4 +37,7 @@ def test_shipped_vectors_equal_fresh_ones() -> None:
     fresh = embedder.embed_passages(sample)
     for text, vector in zip(sample, fresh):
         stored = shipped[EmbeddingCache.key(embedder.model_id, "passage", text)]
-        np.testing.assert_allclose(stored, vector, atol=1e-6)
+        # the model's 4-bit kernels differ by processor (AVX-512 or not) in the fourth decimal; a
+        # vector of another model, or of a text three characters shorter, is far further off (< .997)
+        cosine = float(stored @ vector / np.linalg.norm(stored) / np.linalg.norm(vector))
+        assert cosine > 0.9999, f"shipped vector off (cosine {cosine:.5f}): rebuild with export_vectors()"

@@ -112,6 +112,38 @@ def test_who_wrote_it_is_answered_by_a_byline_only(question: str, sentence: str,
     assert wanted.met_by(fold(sentence)) is met
 
 
+@pytest.mark.parametrize("question", ["At which venue in Tokyo was the summit held?", "大会在哪家酒店举行？"])
+def test_which_venue_is_answered_only_by_a_sentence_that_names_one(question: str) -> None:
+    wanted = expectation(question)
+    assert wanted.kind == "venue"
+    assert wanted.met_by(fold("大会在东京君悦酒店举行。"))
+    assert wanted.met_by(fold("It was held at the Tokyo International Forum hall."))
+    assert not wanted.met_by(fold("每年一度在洛杉矶举行的米尔肯全球会议。"))  # a city names no venue
+    assert not wanted.met_by(fold("他在数据中心里演示了这台机器。"))  # nor does a data centre
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How much does an AI factory cost?", "money"),
+        ("黄仁勋说建一座AI工厂大概要花多少钱？", "money"),
+        ("NIM微服务每块GPU每年的授权费用是多少？", "money"),
+        ("How much does Nvidia charge to use NIM?", "money"),
+        # how far a cost falls is a share or a factor (十分之一), not an amount of money
+        ("How far can Vera Rubin bring down inference cost at best?", "number"),
+        ("Vera Rubin能把推理成本降低多少？", "number"),
+        # a cost that leads to a company asks for the company
+        ("The cost of one AI factory is the market value of which company?", ""),
+        # what is asked is read from the sentence that asks, not from the one that gives context
+        ("Huang puts the price of one AI factory at $60 billion. What does that money go toward?", ""),
+        ("What does the U.S. factory cost?", "money"),
+        ("Mr. Son named a price. How long did the talks last?", "duration"),
+    ],
+)
+def test_money_is_asked_only_for_an_amount_by_the_sentence_that_asks(question: str, kind: str) -> None:
+    assert expectation(question).kind == kind
+
+
 @pytest.mark.parametrize(
     "question",
     [

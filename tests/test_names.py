@@ -14,7 +14,7 @@ from rag.answer.evidence import Name, Sentence, question_names
 from rag.answer.expectation import expectation
 from rag.answer.extractive import ExtractiveAnswerer, Scored
 from rag.clean import fold
-from rag.crosslingual import LEXICON_FILE, Lexicon, build_table, lemmas
+from rag.crosslingual import LEXICON_FILE, Gloss, Lexicon, build_table, chinese_amounts, lemmas
 from rag.retrieve import KeywordIndex
 from rag.schema import Passage
 from rag.tokens import tokenize
@@ -33,6 +33,10 @@ def _translate(text: str) -> list[tuple[str, list[str]]]:
         ("Which robots did Boston Dynamics build?", [("boston", "波士顿", "dynamics", "dynamic")]),
         # a code is a name; "3D" and the pronoun "I" are not, nor Huang (the speaker)
         ("Did I see Huang show 3D renders of the H100?", [("h100",)]),
+        # a name made a modifier is the name ("AI-accelerated"); a name with a hyphen stays whole
+        ("Are Amazon-made chips in the China-led bloc on Wi-Fi?", [("amazon",), ("china",), ("wi-fi",)]),
+        # months and weekdays are dates
+        ("What did SoftBank buy in October 2025, on a Monday?", [("softbank",)]),
     ],
 )
 def test_the_names_of_an_english_question(question: str, forms: list[tuple[str, ...]]) -> None:
@@ -45,6 +49,13 @@ def test_the_names_of_a_chinese_question_are_written_as_the_documents_would() ->
     names = question_names("华为的芯片在日本的城市卖得怎么样？")
     assert Name(("华为",), True) in names
     assert not any(n.forms[0] in ("日本", "城市") for n in names)  # places are left out
+
+
+def test_a_word_before_an_honorific_is_a_persons_name() -> None:
+    # jieba tags 宫川 a common noun and 山田 a place: the honorific says they are people
+    assert next(n.forms for n in question_names("宫川先生在软银担任什么职务？")) == ("宫川",)
+    assert ("山田",) in [n.forms for n in question_names("东京大学的山田教授说了什么？")]
+    assert question_names("这位先生是谁？") == []
 
 
 def _scored(source: str, names: list[Name]) -> Scored:
@@ -147,6 +158,39 @@ def test_the_english_words_of_a_chinese_word(tmp_path: Path) -> None:
     index = KeywordIndex.build(["c1"], [tokenize("Siemens 和 英伟达")], lexicon)
     assert index.english("西门子") == ["siemens"]
     assert index.english("微软") == []  # no chunk writes Microsoft
+
+
+@pytest.mark.parametrize(
+    ("question", "forms"),
+    [
+        ("It costs around $60 billion.", [("60 billion", ["600亿", "600 亿"])]),
+        ("over 2 trillion dollars", [("2 trillion", ["2万亿", "2 万亿"])]),
+        ("1.5 million people", [("1.5 million", ["150万", "150 万"])]),
+        ("60 Million users", [("60 million", ["6000万", "6000 万"])]),
+        ("3 thousand seats", []),  # 0.3万: Chinese writes 3000, as English does
+        ("version 10.5.3 million", []),  # no amount: part of a version number
+    ],
+)
+def test_amounts_with_english_magnitudes_in_chinese_scales(question: str, forms: list[Gloss]) -> None:
+    assert chinese_amounts(question) == forms
+
+
+def test_an_amount_finds_the_chunk_that_writes_it_in_chinese_scales(tmp_path: Path) -> None:
+    lexicon = Lexicon()
+    lexicon._table = build_table(
+        _dictionary(tmp_path, "十億 十亿 [shi2 yi4] /billion/", "硬件 硬件 [ying4 jian4] /hardware/")
+    )
+    texts = ["這600億花在哪了?答案是:硬件。", "十亿美元的硬件。", "硬件很贵。"]
+    index = KeywordIndex.build(["c1", "c2", "c3"], [tokenize(t) for t in texts], lexicon)
+    question = "Where does the $60 billion go: hardware?"
+    glossed = index.glosses(question)
+    # the amount is one term, "billion" is not glossed on its own as well
+    assert ("60 billion", ["600亿", "600 亿"]) in glossed
+    assert "billion" not in [source for source, _ in glossed]
+    assert "600" in index.query_tokens(question)
+    assert index.ids[index.search(question, 3)[0][0]] == "c1"
+    # an amount no chunk holds adds nothing: its magnitude word is glossed as any other word
+    assert [s for s, _ in index.glosses("Where does the $70 billion go?")] == ["billion"]
 
 
 def test_several_is_no_count() -> None:

@@ -80,6 +80,18 @@ def question_terms(
 # Latin-script words. Places (`ns`) are left out: jieba tags common nouns such as 城市 as places.
 _NAME_FLAGS = frozenset({"nr", "nrt", "nt", "nz", "eng"})
 _LATIN_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9-]*")
+# what follows a person's name: the word before it is one, however jieba tags it (宫川先生, 山田教授)
+_HONORIFICS = frozenset("先生 女士 小姐 夫人 博士 教授 会长 社长 总裁".split())
+_HAN = re.compile(r"[\u4e00-\u9fff]+")
+# capitalised, but dates, not names: Chinese text writes 10月, 周一
+_CALENDAR = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)
+# the lowercase tail of a hyphenated word that makes a name a modifier ("China-led"); not that of a
+# name written with a hyphen ("Wi-Fi", "GPT-4")
+_MODIFIER_TAIL = re.compile(r"(?<=[A-Za-z0-9])(?:-[a-z]+)+$")
 
 
 @dataclass(frozen=True)
@@ -99,21 +111,26 @@ def question_names(question: str, translate: Callable[[str], list[Gloss]] | None
 
     In an English question, a name is a capitalised word after the first, or an acronym or a code;
     capitalised words in a row make one name ("Vera Rubin"), found when any of its words is. In a
-    Chinese question, the words jieba tags as names."""
+    Chinese question, the words jieba tags as names, and a word before an honorific (宫川先生)."""
     if is_chinese(question):
-        return [
+        tags = tagged(fold(question))
+        following = [w for w, _ in tags[1:]] + [""]
+        honoured = {w for (w, f), after in zip(tags, following) if after in _HONORIFICS and f[:1] not in "rm"}
+        names = [
             Name((word,), flag != "eng")
-            for word, flag in tagged(fold(question))
-            if flag in _NAME_FLAGS and len(word) > 1
+            for word, flag in tags
+            if len(word) > 1 and (flag in _NAME_FLAGS or (word in honoured and _HAN.fullmatch(word)))
         ]
+        return list(dict.fromkeys(names))
     groups: list[list[str]] = []
     joinable, end = False, -1  # was the word before a capitalised name word, and where it ended
     for i, match in enumerate(_LATIN_WORD.finditer(question)):
-        word = match.group(0)
+        word = _MODIFIER_TAIL.sub("", match.group(0))  # "AI-accelerated", "Amazon-made": AI, Amazon
         name = (
             i > 0
             and len(word) > 1
             and word.lower() not in ENGLISH_STOP
+            and word.lower() not in _CALENDAR
             and (word[0].isupper() or any(c.isdigit() for c in word))
         )
         titled = name and word[0].isupper() and not word.isupper()

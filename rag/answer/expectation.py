@@ -14,7 +14,8 @@ from rag.crosslingual import Gloss
 from rag.tokens import STOPWORDS, is_chinese, tagged, words
 
 _NUMBER = re.compile(
-    r"\d|(?:[二两三四五六七八九十]|一[十百千万亿]|[百千]万)[一二两三四五六七八九十百千万亿]*"
+    r"\d|[一二三四五六七八九十百千万]+分之[一二两三四五六七八九十百千]+"  # a fraction: 十分之一
+    r"|(?:[二两三四五六七八九十]|一[十百千万亿]|[百千]万)[一二两三四五六七八九十百千万亿]*"
     r"(?:个|倍|家|年|人|名|次|座|台|款|种|项|位|亿|万|成(?![为立功本长]))"
 )
 _DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|\b(19|20)\d\d\b|\d{4}-\d{1,2}")
@@ -49,8 +50,27 @@ _ASKS_DURATION = re.compile(
     r"多长时间|多久|多少(分钟|小时|天|年)|how long|how many (minutes|hours|days|weeks|months|years)"
 )
 _ASKS_MONEY = re.compile(
-    r"多少钱|售价|价格|价钱|造价|成本|花费|投资了?多少|多少(美元|元|亿美元)|市值|估值"
-    r"|how much money|\bcost|\bprice|how much .*(invest|pay|spend)|market (value|cap)|valuation"
+    r"多少钱|售价|价格|价钱|造价|成本|花费|费用|收费|投资了?多少|多少(美元|元|亿美元)|市值|估值"
+    r"|how much money|\bcost|\bprice|how much .*(invest|pay|spend|charge)|\bfees?\b"
+    r"|market (value|cap)|valuation"
+)
+# A question for the building or venue something happened in: a sentence must name one (a city or
+# "on stage" does not answer "which hotel"). Sentences name one by its kind: 酒店, 会议中心, Hall.
+_ASKS_VENUE = re.compile(
+    r"\b(which|what)(?: [a-z]+)? (venue|hotel|arena|stadium|convention center|conference center)\b"
+    r"|哪[个家座]?(酒店|饭店|宾馆|场馆|会场|体育馆|会议中心|会展中心)"
+)
+_VENUE = re.compile(
+    r"酒店|饭店|宾馆|场馆|会场|体育馆|体育场|礼堂|剧院|会议中心|会展中心|展览中心|大厅|广场"
+    r"|\b(hotel|hall|arena|stadium|theat(er|re)|auditorium|dome|resort)\b"
+    r"|\b(convention|conference|exhibition|event) cent(er|re)\b"
+)
+# Who or which one is asked, not an amount: "the cost is the market value of which company?"
+_ASKS_ENTITY = re.compile(r"\b(which|who|whom|whose)\b|哪家|哪个|哪位|哪些|谁")
+# How far something changes: "how far can it bring down the cost", 成本降低多少
+_ASKS_CHANGE = re.compile(
+    r"\b(reduce[sd]?|cut|cuts|lower|lowers|bring down|brings down|drop|drops|fall|falls|save|saves)\b"
+    r"|降低|减少|下降|降到|降至|节省|缩减|压缩"
 )
 # A question for a named place: a city, a country, a region. "Where" alone (哪里, 什么地方) may be
 # answered by any place ("in my garden", "on stage"), so it asks for no place name.
@@ -152,7 +172,7 @@ def _dimension(folded: str) -> str:
 class Expectation:
     """What kind of thing a question asks for, so a sentence without one cannot answer it."""
 
-    kind: str = ""  # "", "number", "date", "duration", "money", "author", "place" (named), "where"
+    kind: str = ""  # "", "number", "date", "duration", "money", "author", "venue", "place" (named), "where"
     unit: str = ""  # for a count: the counter asked for (`多少人` → `人`)
     things: tuple[str, ...] = ()  # what is counted (`多少算力` → 算力; `how many chips` → 芯片, …)
     given: tuple[str, ...] = ()  # numbers the question itself holds: they are context, not the answer
@@ -179,6 +199,8 @@ class Expectation:
             return True
         if self.kind == "author":
             return bool(_BYLINE.search(folded))
+        if self.kind == "venue":
+            return bool(_VENUE.search(folded))
         if self.kind == "place":
             return bool(places_in(folded).difference(self.places))
         if self.kind == "where":  # where something is or happens: 在 / 于 a place, or 在…里
@@ -214,6 +236,17 @@ class Expectation:
         return bool(_NUMBER.search(text))
 
 
+# where one sentence of a question ends and the next begins: after a question mark or 。, or after a
+# full stop that ends a word ("… at $60 billion. What …", not "U.S." or "Mr.")
+_SENTENCE_END = re.compile(r"(?<=[？?。])\s*|(?<=[a-z0-9]{2}\.)\s+(?=[A-Z])")
+
+
+def asking_sentences(question: str) -> list[str]:
+    """The sentences of a question that ask, without those that only give context ("Huang puts
+    the price at $60 billion. What does the money go toward?"); [] when none asks."""
+    return [q for q in _SENTENCE_END.split(question.strip()) if _ASKS_ANY.search(fold(q))]
+
+
 def expectation(question: str, translate: Callable[[str], list[Gloss]] | None = None) -> Expectation:
     """What the question asks for: a duration, an amount of money, a date, a place, a count, a number,
     or anything; and the noun it asks about.
@@ -224,7 +257,7 @@ def expectation(question: str, translate: Callable[[str], list[Gloss]] | None = 
     For a count, what is counted is kept too: the counter (`多少人`), the noun after 多少, or the
     dictionary translations of the noun after "how many".
     """
-    asking = [q for q in re.split(r"(?<=[？?])\s*", question.strip()) if _ASKS_ANY.search(fold(q))]
+    asking = asking_sentences(question)
     last = asking[-1] if asking else question
     folded = fold(last)
     kind = replace(
@@ -284,10 +317,13 @@ def _kind(folded: str, translate: Callable[[str], list[Gloss]] | None) -> Expect
         return Expectation("author")
     if _ASKS_DURATION.search(folded):
         return Expectation("duration")
-    if _ASKS_MONEY.search(folded):
-        return Expectation("money")
+    if _ASKS_MONEY.search(folded) and not _ASKS_ENTITY.search(folded):
+        # by how much a cost falls is a share or a factor (十分之一, 90%), not an amount of money
+        return Expectation("number" if _ASKS_CHANGE.search(folded) else "money")
     if _ASKS_DATE.search(folded):
         return Expectation("date")
+    if _ASKS_VENUE.search(folded):
+        return Expectation("venue")
     if _ASKS_PLACE.search(folded):
         return Expectation("place")
     if _ASKS_WHERE.search(folded):
