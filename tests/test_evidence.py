@@ -11,6 +11,7 @@ from rag.answer.evidence import Sentence, question_terms, split_passages
 from rag.answer.expectation import expectation
 from rag.answer.extractive import PULLED_IN_MARGIN, UNIT_MARGIN, ExtractiveAnswerer, Scored
 from rag.clean import fold
+from rag.embed import E5Embedder
 from rag.rerank import fuse_pools, rerank
 from rag.schema import Passage
 
@@ -306,3 +307,23 @@ def test_each_part_of_a_two_part_question_also_reads_the_passages_found_for_it()
     searched.clear()
     answerer.answer("蓝鲸公司的海底数据中心功率是多少？", [sea], search)
     assert searched == []
+
+
+def test_a_later_part_is_scored_by_its_own_question_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [
+        "有一段时间，孙正义是英伟达的最大股东。",
+        "我们尝试了三次。第一次我们从市场上购买成为你的股东。然后第三次是合并。",
+    ]
+    passages = [_passage(f"p{i}", text=t) for i, t in enumerate(texts)]
+    # the second part, with the first in front for context (as `split_question` gives it)
+    part = "孙正义说他和英伟达之间一共尝试过几次？ 其中最后一次谈的是什么？"
+
+    def order() -> list[str]:
+        answerer = ExtractiveAnswerer(lambda t: 1.0, E5Embedder())
+        return [s.sentence.text for s in answerer.score(part, passages)]
+
+    ranked = order()
+    assert ranked.index("然后第三次是合并。") < ranked.index("我们尝试了三次。")
+    monkeypatch.setattr(extractive, "LAST_PART_WEIGHT", 0.0)  # the two questions together only
+    ranked = order()
+    assert ranked.index("我们尝试了三次。") < ranked.index("然后第三次是合并。")
