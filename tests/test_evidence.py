@@ -135,6 +135,7 @@ def test_which_venue_is_answered_only_by_a_sentence_that_names_one(question: str
         ("Vera Rubin能把推理成本降低多少？", "number"),
         # a cost that leads to a company asks for the company
         ("The cost of one AI factory is the market value of which company?", ""),
+        ("哪家公司的市值是多少？", "money"),
         # what is asked is read from the sentence that asks, not from the one that gives context
         ("Huang puts the price of one AI factory at $60 billion. What does that money go toward?", ""),
         ("What does the U.S. factory cost?", "money"),

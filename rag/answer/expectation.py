@@ -65,8 +65,10 @@ _VENUE = re.compile(
     r"|\b(hotel|hall|arena|stadium|theat(er|re)|auditorium|dome|resort)\b"
     r"|\b(convention|conference|exhibition|event) cent(er|re)\b"
 )
-# Who or which one is asked, not an amount: "the cost is the market value of which company?"
+# Who or which one is asked, not an amount: "the cost is the market value of which company?" (but
+# "哪家公司的市值是多少" asks the amount)
 _ASKS_ENTITY = re.compile(r"\b(which|who|whom|whose)\b|哪家|哪个|哪位|哪些|谁")
+_ASKS_AMOUNT = re.compile(r"多少|how (much|many)")
 # How far something changes: "how far can it bring down the cost", 成本降低多少
 _ASKS_CHANGE = re.compile(
     r"\b(reduce[sd]?|cut|cuts|lower|lowers|bring down|brings down|drop|drops|fall|falls|save|saves)\b"
@@ -317,7 +319,8 @@ def _kind(folded: str, translate: Callable[[str], list[Gloss]] | None) -> Expect
         return Expectation("author")
     if _ASKS_DURATION.search(folded):
         return Expectation("duration")
-    if _ASKS_MONEY.search(folded) and not _ASKS_ENTITY.search(folded):
+    entity = _ASKS_ENTITY.search(folded) and not _ASKS_AMOUNT.search(folded)
+    if _ASKS_MONEY.search(folded) and not entity:
         # by how much a cost falls is a share or a factor (十分之一, 90%), not an amount of money
         return Expectation("number" if _ASKS_CHANGE.search(folded) else "money")
     if _ASKS_DATE.search(folded):
