@@ -32,6 +32,7 @@ from rag.metrics import (
     ideal_count,
     matches_facts,
     novel_gains,
+    paired,
     quote_keys,
     relevant_ranks,
 )
@@ -320,6 +321,10 @@ def run_eval(
             system.ask(items[0].question, k)  # warm-up: lazy model and tokenizer loads are not latency
         rows = [_score_item(system, item, folded, k) for item in items]
         result["configs"][name] = {"metrics": aggregate(rows), "items": rows}
+    if "hybrid" in result["configs"]:  # the product against each other configuration, question by question
+        mine = result["configs"]["hybrid"]["items"]
+        others = {n: paired(mine, data["items"]) for n, data in result["configs"].items() if n != "hybrid"}
+        result["paired_with_hybrid"] = others
     return result
 
 
@@ -348,6 +353,21 @@ def markdown_table(result: dict[str, Any]) -> str:
         for name, data in result["configs"].items()
     ]
     return "\n".join([head, rule, *rows])
+
+
+def comparison_text(result: dict[str, Any]) -> str:
+    """Under the table: each score's 95% interval, and the product against each other configuration
+    question by question (what only one of the two gets right, with the sign test's p-value)."""
+    lines = ["95% intervals over the questions (bootstrap):"]
+    for name, data in result["configs"].items():
+        m = data["metrics"]
+        cis = [(key, m.get(f"{key}_ci")) for key in ("hit@5", "mrr", "fact_acc")]
+        spans = [f"{key} {ci[0]:.2f}–{ci[1]:.2f}" for key, ci in cis if ci]
+        lines.append(f"- {name}: " + ", ".join(spans or ["no answerable questions"]))
+    for name, tests in result.get("paired_with_hybrid", {}).items():
+        text = [f"{key} {t['wins']} won / {t['losses']} lost (p = {t['p']:.3f})" for key, t in tests.items()]
+        lines.append(f"hybrid against {name}, question by question: " + "; ".join(text))
+    return "\n".join(lines)
 
 
 CHART_METRICS = (("hit@5", "hit@5"), ("MRR", "mrr"), ("fact accuracy", "fact_acc"),

@@ -20,7 +20,7 @@ def default_eval_file() -> Path:
 def cmd_eval(args: argparse.Namespace) -> int:
     from rag.assistant import Assistant
     from rag.config import Settings
-    from rag.evaluate import bar_chart, load_eval, markdown_table, run_eval
+    from rag.evaluate import bar_chart, comparison_text, load_eval, markdown_table, run_eval
 
     configs = [c.strip() for c in args.config.split(",")] if args.config else None
     items = load_eval(Path(args.file))
@@ -34,6 +34,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         print(markdown_table(result))
+        print()
+        print(comparison_text(result))
         print(f"\nWrote {out / 'eval.json'} and {out / 'eval.png'}")
     return 0
 

@@ -188,6 +188,44 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return float(np.percentile(np.asarray(values, dtype=float), q)) if values else None
 
 
+def bootstrap_interval(values: Sequence[float], level: float = 0.95, draws: int = 2000) -> list[float] | None:
+    """The percentile bootstrap interval of a mean over questions: how far the score could move
+    with another draw of questions like these (fixed seed, so the same rows give the same interval)."""
+    if not values:
+        return None
+    data = np.asarray(values, dtype=float)
+    picks = np.random.default_rng(0).integers(0, len(data), size=(draws, len(data)))
+    low, high = np.quantile(data[picks].mean(axis=1), [(1 - level) / 2, (1 + level) / 2])
+    return [round(float(low), 4), round(float(high), 4)]
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test: the chance of a split at least this uneven between two
+    configurations that are in truth alike (questions both get right or both miss are left out)."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(wins, losses) + 1)) / 2**n
+    return round(min(1.0, 2 * tail), 4)
+
+
+def paired(base: Sequence[dict[str, Any]], other: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Question by question over the answerable items, what `base` gets right that `other` does not
+    (wins) and the reverse (losses), for fact accuracy and hit@5, with the sign test's p-value."""
+    theirs = {r["id"]: r for r in other if r["answerable"]}
+    pairs = [(r, theirs[r["id"]]) for r in base if r["answerable"] and r["id"] in theirs]
+    tests: dict[str, Any] = {
+        "fact_acc": lambda r: bool(r["fact_ok"]),
+        "hit@5": lambda r: bool(hit_at(r["relevant_ranks"], 5)),
+    }
+    out = {}
+    for name, right in tests.items():
+        wins = sum(1 for a, b in pairs if right(a) and not right(b))
+        losses = sum(1 for a, b in pairs if right(b) and not right(a))
+        out[name] = {"wins": wins, "losses": losses, "p": sign_test(wins, losses)}
+    return out
+
+
 def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The metrics of one configuration from its per-item rows (as `rag.evaluate` makes them).
 
@@ -224,6 +262,10 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "unfindable": sum(1 for r in answerable if not r["findable"]),
             "citations": cp[1],
             "fact_sentences": cr[1],
+            # 95% intervals over the questions: at these set sizes a few points are noise
+            "hit@5_ci": bootstrap_interval([hit_at(x, 5) for x in ranks]),
+            "mrr_ci": bootstrap_interval([reciprocal_rank(x, DEPTH) for x in ranks]),
+            "fact_acc_ci": bootstrap_interval([float(r["fact_ok"]) for r in answerable]),
         }
     )
     return {key: round(v, 4) if isinstance(v, float) else v for key, v in metrics.items()}

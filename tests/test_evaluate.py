@@ -11,10 +11,20 @@ from typing import Any
 import pytest
 
 from rag.errors import InputError
-from rag.evaluate import CONFIGS, EvalItem, bar_chart, check_configs, load_eval, markdown_table, run_eval
+from rag.evaluate import (
+    CONFIGS,
+    EvalItem,
+    bar_chart,
+    check_configs,
+    comparison_text,
+    load_eval,
+    markdown_table,
+    run_eval,
+)
 from rag.metrics import (
     aggregate,
     answer_sentences,
+    bootstrap_interval,
     citation_precision_counts,
     citation_recall_counts,
     hit_at,
@@ -22,10 +32,12 @@ from rag.metrics import (
     matches_facts,
     ndcg,
     novel_gains,
+    paired,
     percentile,
     quote_keys,
     reciprocal_rank,
     relevant_ranks,
+    sign_test,
 )
 from rag.schema import Answer, Citation
 
@@ -235,6 +247,44 @@ def test_markdown_table_has_one_row_per_config() -> None:
     assert cells[:3] == ["hybrid", "1.000", "1.000"]
     assert cells[8] == "–"  # no English question
     assert cells[-1] == "10.0"
+
+
+def test_bootstrap_interval_of_a_mean() -> None:
+    assert bootstrap_interval([]) is None
+    assert bootstrap_interval([1.0] * 20) == [1.0, 1.0]
+    low, high = bootstrap_interval([1.0] * 30 + [0.0] * 10) or [0.0, 0.0]
+    assert low < 0.75 < high and high - low > 0.15  # 40 questions: wide
+    assert bootstrap_interval([1.0] * 30 + [0.0] * 10) == [low, high]  # the same every run
+    low400, high400 = bootstrap_interval([1.0] * 300 + [0.0] * 100) or [0.0, 0.0]
+    assert high400 - low400 < (high - low) / 2  # ten times the questions: about a third as wide
+
+
+def test_sign_test_by_hand() -> None:
+    assert sign_test(0, 0) == 1.0
+    assert sign_test(5, 5) == 1.0
+    assert sign_test(3, 1) == pytest.approx(2 * 5 / 16, abs=1e-4)  # P(≤1 of 4) = 5/16, two-sided
+    assert sign_test(10, 0) == pytest.approx(2 / 1024, abs=1e-4)
+    assert sign_test(0, 10) == sign_test(10, 0)
+
+
+def test_paired_counts_what_only_one_configuration_gets_right() -> None:
+    def row(qid: str, fact_ok: bool, ranks: list[int]) -> dict[str, Any]:
+        return {**_row("zh", True, fact_ok=fact_ok, ranks=ranks), "id": qid}
+
+    base = [row("a", True, [1]), row("b", True, [7]), row("c", False, [2]), row("d", True, [1])]
+    other = [row("a", False, [6]), row("b", True, [1]), row("c", True, [2]), row("d", False, [1])]
+    other.append({**_row("zh", False, abstained=True), "id": "e"})  # unanswerable: not compared
+    result = paired(base, other)
+    assert result["fact_acc"] == {"wins": 2, "losses": 1, "p": 1.0}
+    assert result["hit@5"] == {"wins": 1, "losses": 1, "p": 1.0}
+
+
+def test_comparison_text_gives_intervals_and_the_paired_counts() -> None:
+    result = _result()
+    result["paired_with_hybrid"] = {"bm25": {"fact_acc": {"wins": 6, "losses": 1, "p": 0.125}}}
+    text = comparison_text(result)
+    assert "- hybrid: hit@5 1.00–1.00, mrr 1.00–1.00, fact_acc 1.00–1.00" in text
+    assert "hybrid against bm25, question by question: fact_acc 6 won / 1 lost (p = 0.125)" in text
 
 
 def test_bar_chart_writes_png(tmp_path: Path) -> None:

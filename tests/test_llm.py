@@ -442,3 +442,4 @@ def test_eval_scores_the_llm_answerer_when_one_is_configured(assistant: Assistan
     assert result["configs"]["llm"]["metrics"]["fact_acc"] == 1.0
     assert llm.requests, "the llm configuration must call the model"
     assert result["configs"]["hybrid"]["items"][0]["answer"] != row["answer"]  # extractive there
+    assert set(result["paired_with_hybrid"]) == {"llm"}  # the product against the llm answerer
