@@ -20,7 +20,8 @@ def default_eval_file() -> Path:
 def cmd_eval(args: argparse.Namespace) -> int:
     from rag.assistant import Assistant
     from rag.config import Settings
-    from rag.evaluate import bar_chart, comparison_text, load_eval, markdown_table, run_eval
+    from rag.evaluate import load_eval, run_eval
+    from rag.report import bar_chart, comparison_text, markdown_table
 
     configs = [c.strip() for c in args.config.split(",")] if args.config else None
     items = load_eval(Path(args.file))

@@ -11,16 +11,7 @@ from typing import Any
 import pytest
 
 from rag.errors import InputError
-from rag.evaluate import (
-    CONFIGS,
-    EvalItem,
-    bar_chart,
-    check_configs,
-    comparison_text,
-    load_eval,
-    markdown_table,
-    run_eval,
-)
+from rag.evaluate import CONFIGS, EvalItem, check_configs, load_eval, run_eval
 from rag.metrics import (
     aggregate,
     answer_sentences,
@@ -39,6 +30,7 @@ from rag.metrics import (
     relevant_ranks,
     sign_test,
 )
+from rag.report import bar_chart, comparison_text, markdown_table
 from rag.schema import Answer, Citation
 
 
