@@ -82,7 +82,6 @@ _NAME_FLAGS = frozenset({"nr", "nrt", "nt", "nz", "eng"})
 _LATIN_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9-]*")
 # what follows a person's name: the word before it is one, however jieba tags it (宫川先生, 山田教授)
 _HONORIFICS = frozenset("先生 女士 小姐 夫人 博士 教授 会长 社长 总裁".split())
-_HAN = re.compile(r"[\u4e00-\u9fff]+")
 # capitalised, but dates, not names: Chinese text writes 10月, 周一
 _CALENDAR = frozenset(
     "january february march april may june july august september october november december "
@@ -115,11 +114,12 @@ def question_names(question: str, translate: Callable[[str], list[Gloss]] | None
     if is_chinese(question):
         tags = tagged(fold(question))
         following = [w for w, _ in tags[1:]] + [""]
-        honoured = {w for (w, f), after in zip(tags, following) if after in _HONORIFICS and f[:1] not in "rm"}
+        # not a pronoun (这位先生), a number or punctuation; a Latin word is a name already (eng)
+        honoured = {w for (w, f), nxt in zip(tags, following) if nxt in _HONORIFICS and f[:1] not in "rmx"}
         names = [
             Name((word,), flag != "eng")
             for word, flag in tags
-            if len(word) > 1 and (flag in _NAME_FLAGS or (word in honoured and _HAN.fullmatch(word)))
+            if len(word) > 1 and (flag in _NAME_FLAGS or word in honoured)
         ]
         return list(dict.fromkeys(names))
     groups: list[list[str]] = []
