@@ -7,7 +7,10 @@
    chunk embedded on this machine);
 2. warm `ask` latency p50/p95 over every question in eval/qa.jsonl and eval/dev.jsonl, each asked
    once in one warmed-up process;
-3. a second process on the same RAG_HOME: time from start to its first answer.
+3. a second process on the same RAG_HOME: time from start to its first answer, through the API
+   (`Assistant().ask`) and through the command line (`rag ask`, the median of `--runs` runs); the
+   latter is also given as a multiple of `python -c pass` (the interpreter's own start, measured in
+   the same run), so that figures from machines of different speed or load can be compared.
 """
 
 from __future__ import annotations
@@ -38,6 +41,17 @@ def _process(home: Path, extra_env: dict[str, str] | None = None) -> float:
     return time.perf_counter() - start
 
 
+def _median_run(command: list[str], home: Path, runs: int) -> float:
+    """Median wall time of `runs` runs of a command (output discarded)."""
+    env = {**os.environ, "RAG_HOME": str(home)}
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, env=env, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -46,12 +60,17 @@ def _percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true", help="also time a first run that embeds everything")
+    parser.add_argument("--runs", type=int, default=5, help="runs of `rag ask` and `python -c pass` (median)")
     args = parser.parse_args()
     report: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         report["first_run_s"] = _process(home)
         report["second_process_s"] = _process(home)
+        report["python_pass_s"] = _median_run([sys.executable, "-c", "pass"], home, args.runs)
+        cli = [sys.executable, "-m", "rag", "ask", QUESTION]
+        report["rag_ask_cli_s"] = _median_run(cli, home, args.runs)
+        report["rag_ask_cli_x_python"] = report["rag_ask_cli_s"] / report["python_pass_s"]
         if args.cold:
             cold = Path(tmp) / "cold"
             report["first_run_cold_s"] = _process(cold, {"RAG_NO_BUNDLED_VECTORS": "1"})

@@ -5,7 +5,9 @@
 For every answerable question in eval/qa.jsonl it takes the chunks of the bundled articles that
 hold the question's quotes plus distractor chunks of the same articles (8 passages, as the LLM
 path sends by default), writes an answer that cites the quoting sentences, adds a sentence with a
-wrong figure and one without a marker, and times `rag.answer.citations.verify` on it.
+wrong figure and one without a marker, and times `rag.answer.citations.verify` on it. It also times
+the public `rag.verify` on 5-passage, 5-sentence answers (the first five of those passages, and
+five sentences of them, one with a wrong figure), the size the README's latency target is set for.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import statistics
 import time
 from pathlib import Path
 
-from rag.answer.citations import verify
-from rag.answer.evidence import split_passages
+from rag.answer.citations import _evidence, passage_sentences, verify
+from rag.answer.claims import _claim_facts
 from rag.bundled import bundled_files
 from rag.chunk import chunk_document
 from rag.clean import fold
 from rag.load import read_document
 from rag.schema import Passage
+from rag.verification import verify as public_verify
 
 HERE = Path(__file__).resolve().parent
 PASSAGES = 8
@@ -59,12 +62,12 @@ def build_answers() -> list[tuple[str, list[Passage]]]:
         parts = []
         for number, passage in enumerate(holding, start=1):
             best = next(
-                (s for s in split_passages([passage]) for q in item["quotes"] if fold(q)[:12] in s.folded),
-                split_passages([passage])[0],
+                (s for s in passage_sentences(passage) for q in item["quotes"] if fold(q)[:12] in s.folded),
+                passage_sentences(passage)[0],
             )
             parts.append(f"{best.text}[{number}]")
         parts.append("这座工厂的造价为987亿美元[1]。")  # a figure no passage holds
-        parts.append(split_passages([passages[-1]])[0].text)  # cites nothing: inferred
+        parts.append(passage_sentences(passages[-1])[0].text)  # cites nothing: inferred
         answers.append(("".join(parts), passages))
     return answers
 
@@ -79,10 +82,28 @@ def main() -> None:
     supported = claims = 0
     for text, passages in answers:
         for _ in range(args.repeat):
+            _claim_facts.cache_clear()
+            _evidence.cache_clear()
             start = time.perf_counter()
             checked = verify(text, passages)
             timings.append((time.perf_counter() - start) * 1000)
         supported, claims = supported + checked.supported, claims + checked.claims
+    cold: list[float] = []  # passages and sentences never seen before (caches emptied)
+    warm: list[float] = []  # the same answer again: passages and sentences already read
+    for _, passages in answers:
+        five = passages[:5]
+        sentences = [s for p in five for s in passage_sentences(p)[:1]]
+        answer = "".join(f"{s.text}[{n}]" for n, s in enumerate(sentences[:4], start=1))
+        answer += "这座工厂的造价为987亿美元[1]。"
+        for _ in range(args.repeat):
+            _claim_facts.cache_clear()
+            _evidence.cache_clear()
+            start = time.perf_counter()
+            public_verify(answer, five)
+            cold.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            public_verify(answer, five)
+            warm.append((time.perf_counter() - start) * 1000)
     report = {
         "answers": len(answers),
         "timings": len(timings),
@@ -90,6 +111,10 @@ def main() -> None:
         "p95_ms": round(_percentile(timings, 0.95), 2),
         "max_ms": round(max(timings), 2),
         "sentences_supported": f"{supported}/{claims}",
+        "five_by_five_cold_p50_ms": round(statistics.median(cold), 2),
+        "five_by_five_cold_p95_ms": round(_percentile(cold, 0.95), 2),
+        "five_by_five_warm_p50_ms": round(statistics.median(warm), 2),
+        "five_by_five_warm_p95_ms": round(_percentile(warm, 0.95), 2),
     }
     print(json.dumps(report, indent=2))
 

@@ -82,6 +82,7 @@ MANDATORY_FACTS = [
     ("003_", ["1吉瓦", "1000兆瓦", "1 gw"], "1 GW AI factory power (003)"),
 ]
 
+TEXT_SUFFIXES = {".txt", ".md", ".html", ".htm"}
 MARKUP_RE = re.compile(r"!\[|\]\(|<[a-zA-Z/][^>]*>|\*\*|https?://")
 LATIN_UPPER_RE = re.compile(r"(?<!\\)[A-Z]")
 # a JSON \uXXXX escape (odd number of backslashes before the u)
@@ -93,8 +94,9 @@ class Checker:
         self.corpus = corpus
         self.problems: list[str] = []
         self.lines: dict[str, list[str]] = {}
-        for path in sorted(corpus.glob("*.txt")):
-            self.lines[path.name] = path.read_text(encoding="utf-8").splitlines()
+        for path in sorted(corpus.iterdir()):
+            if path.is_file() and path.suffix in TEXT_SUFFIXES:
+                self.lines[path.name] = path.read_text(encoding="utf-8").splitlines()
 
     def problem(self, where: str, msg: str) -> None:
         self.problems.append(f"{where}: {msg}")
@@ -363,7 +365,7 @@ class Checker:
             for it in files.get("qa.jsonl", [])
             if it.get("answerable")
         }
-        for it in files.get("dev.jsonl", []):
+        for it in (it for name, items in files.items() if name != "qa.jsonl" for it in items):
             if it.get("answerable") and json.dumps(it.get("facts"), ensure_ascii=False) in qa_facts:
                 self.problem(it["_where"], "same facts as a qa.jsonl question (paraphrase?)")
 
@@ -372,6 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--dir", type=Path, default=HERE, help="folder holding the jsonl files")
+    ap.add_argument(
+        "--files", nargs="+", default=["qa.jsonl", "dev.jsonl"], help="the jsonl files in --dir to check"
+    )
     args = ap.parse_args(argv)
 
     if opencc is None:
@@ -384,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     if not chk.lines:
         chk.problem("setup", f"no corpus files in {args.corpus}")
     files = {}
-    for name in ("qa.jsonl", "dev.jsonl"):
+    for name in args.files:
         files[name] = chk.load(args.dir / name)
     all_stats = {name: chk.check_file(name, items) for name, items in files.items()}
     chk.check_cross(files)

@@ -12,8 +12,8 @@ from pathlib import Path
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from rag.answer.expectation import split_question
-from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.guard import safe_answer, without_links
+from rag.answer.extractive import PASSAGES_READ, ExtractiveAnswerer
+from rag.answer.guard import safe_answer
 from rag.answer.llm import LLMAnswerer
 from rag.bundled import bundled_files
 from rag.config import Settings
@@ -22,10 +22,12 @@ from rag.crosslingual import LEXICON_FILE, Lexicon
 from rag.embed import Embedder, EmbeddingCache, make_embedder
 from rag.errors import InputError
 from rag.ingest import ingest
+from rag.questions import check_searchable
 from rag.reembed import done as reembed_done
 from rag.reembed import drop_for_model as reembed_files
 from rag.rerank import POOL, fuse_pools, rerank
 from rag.retrieve import HybridRetriever, KeywordIndex
+from rag.sanitize import without_links
 from rag.schema import Answer, IngestReport, Passage
 from rag.scope import Scope, find_scope
 from rag.sentences import SentenceIndex
@@ -103,6 +105,9 @@ class Assistant:
             prune=prune,
             show_progress=self._show_progress,
             max_file_bytes=self.settings.max_file_bytes,
+            follow_links=self.settings.follow_links,
+            max_chars=self.settings.max_document_chars,
+            max_seconds=self.settings.max_file_seconds,
         )
 
     def _texts(self, ids: list[str]) -> list[str]:
@@ -122,7 +127,7 @@ class Assistant:
                 f"The question is {len(question):,} characters long; the limit is {limit:,}. "
                 "Ask a shorter question."
             )
-        return question
+        return check_searchable(question)
 
     def _passages(self, k: int) -> int:
         limit = self.settings.max_passages
@@ -134,24 +139,29 @@ class Assistant:
         """The k passages that best match the question, best first (k at most `max_passages`)."""
         return self._retrieve(question, k, mode)[0]
 
-    def _retrieve(self, question: str, k: int, mode: str | None) -> tuple[list[Passage], Scope]:
-        """The passages, and what the question asks once a clause naming its document is set
-        aside ("in the article on X, …": the article's passages come first, and the rest is what
-        is searched for and answered)."""
+    def _retrieve(
+        self, question: str, k: int, mode: str | None
+    ) -> tuple[list[Passage], Scope, list[Passage]]:
+        """The passages (reranked), what the question asks once a clause naming its document is set
+        aside ("in the article on X, …": the article's passages come first, and the rest is what is
+        searched for and answered), and the ranked pool before reranking, which the offline answer
+        reads as its model was fitted to."""
         question = self._check(question)
         k = self._passages(k)
         mode = mode or self.settings.mode
         with self._lock:
             retriever, answerer = self.retriever, self.extractive
         if mode != "hybrid":  # the single-ranking modes stay plain, as baselines
-            return retriever.retrieve(question, k=k, mode=mode), Scope("", question)
+            ranked = retriever.retrieve(question, k=max(k, PASSAGES_READ), mode=mode)
+            return ranked[:k], Scope("", question), ranked
         depth = max(POOL, k)
         pool = retriever.retrieve(question, k=depth, mode=mode)
         scope = find_scope(question, retriever.keyword_sources, retriever.title_sources)
         if scope is None:
-            return rerank(question, fuse_pools(pool), answerer, k), Scope("", question)
+            pool = fuse_pools(pool)
+            return rerank(question, pool, answerer, k), Scope("", question), pool
         pool = fuse_pools(pool, retriever.retrieve(scope.rest, k=depth, mode=mode))
-        return rerank(scope.rest, pool, answerer, k, prior=scope.documents), scope
+        return rerank(scope.rest, pool, answerer, k, prior=scope.documents), scope, pool
 
     def ask(
         self, question: str, k: int | None = None, mode: str | None = None, extractive: bool = False
@@ -203,14 +213,14 @@ class Assistant:
         question = self._check(question)
         llm = None if offline else self.llm
         top_k = k or min(llm.settings.top_k if llm else self.settings.top_k, self.settings.max_passages)
-        passages, scope = self._retrieve(question, top_k, mode)
+        passages, scope, pool = self._retrieve(question, top_k, mode)
         with self._lock:
             answerer = self.extractive
         if llm is None:
-            document = scope.named  # worked out once, not once per passage
-            named = [p for p in passages if p.source == document]
+            read = pool[:PASSAGES_READ]
+            named = [p for p in read if p.source == scope.named]  # the document, worked out once
             answer = answerer.answer(
-                scope.rest, named or passages, lambda part: self._retrieve(part, top_k, mode)[0]
+                scope.rest, named or read, lambda part: self._retrieve(part, top_k, mode)[2]
             )
             answer.question = question
             answer = safe_answer(answer)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
 from rag.schema import Line
@@ -21,11 +22,22 @@ _PINYIN = re.compile(
     rf"(?=[a-zü{_TONED}]*[{_TONED}]|[a-zü]+[1-5][)）])"
     rf"[a-zü{_TONED}]{{1,6}}[1-5]?[)）]"
 )
-_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]*)\]\((?:https?:|mailto:|/|#)[^)]*\)")
-_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,500}>|<!--.*?-->")
+# Bounded, and no label or address spans another opening bracket: every pattern here takes time
+# linear in the line, whatever the line holds (an unbounded one is quadratic on "[[[[…").
+_MD_IMAGE = re.compile(r"!\[[^\[\]]{0,1000}\]\([^()]{0,2000}\)")
+_MD_LINK = re.compile(r"\[([^\[\]]{0,1000})\]\((?:https?:|mailto:|/|#)[^()]{0,2000}\)")
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]{0,500}>")
 _URL = re.compile(r"https?://\S+")
 _INVISIBLE = re.compile("[\ufffd\u200b-\u200f\u2060\ufeff\u00ad]")
+# Terminal control sequences (ECMA-48: CSI in its 7- and 8-bit forms, OSC/DCS/PM/APC/SOS strings,
+# two-character escapes), then any other control character but tab and newline, and the bidirectional
+# overrides that make text display in another order than it is stored.
+_ESCAPE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|\x1b[\]P^_X][^\x07\x1b\x9c]{0,4096}(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _MD_DECOR = re.compile(r"\*\*|__|^\s{0,3}#{1,6}\s+|^\s*>\s?")
 _TIMESTAMP = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$")
 _SENTENCE_END = re.compile(r"[。！？!?；;]")
@@ -90,12 +102,36 @@ def strip_pinyin(text: str) -> str:
     return _PINYIN.sub("", text)
 
 
+def _strip_comments(text: str) -> str:
+    """Remove `<!-- … -->` comments (an unclosed one is left as it is)."""
+    out: list[str] = []
+    at = 0
+    while (start := text.find("<!--", at)) >= 0:
+        end = text.find("-->", start + 4)
+        if end < 0:
+            break
+        out.append(text[at:start])
+        at = end + 3
+    return "".join(out) + text[at:]
+
+
 def strip_markup(text: str) -> str:
     """Drop markdown images and HTML tags, keep link text, drop markdown emphasis and headings."""
-    text = _MD_IMAGE.sub("", text)
+    text = _strip_comments(_MD_IMAGE.sub("", text))
     text = _MD_LINK.sub(r"\1", text)
     text = _HTML_TAG.sub("", text)
     return _MD_DECOR.sub("", text)
+
+
+def strip_controls(text: str) -> str:
+    """Remove terminal escape sequences, control characters (but tab and newline) and bidirectional
+    overrides: none of them is text, and a terminal would act on them.
+
+    Example:
+        >>> strip_controls("\x1b[31mred\x1b[0m \x1b]8;;http://x.example\x07link\x1b]8;;\x07\x07")
+        'red link'
+    """
+    return _CONTROL.sub("", _ESCAPE.sub("", text))
 
 
 def strip_invisible(text: str) -> str:
@@ -116,7 +152,7 @@ def fold(text: str) -> str:
 
 def clean_line(text: str) -> str:
     """The display form of one line: markup, pinyin and invisible characters removed."""
-    text = strip_invisible(strip_pinyin(text)).replace("\u00a0", " ").replace("\u3000", " ")
+    text = strip_invisible(strip_pinyin(strip_controls(text))).replace("\u00a0", " ").replace("\u3000", " ")
     return re.sub(r"\s+", " ", strip_markup(text)).strip()
 
 
@@ -147,12 +183,15 @@ def is_end_marker(folded: str) -> bool:
     return any(compact == m or compact.startswith(m + " ") for m in _END_MARKERS)
 
 
-def clean_document(raw: str) -> list[Line]:
-    """Clean a document's text into its kept lines, numbered as in the original file."""
+def clean_document(raw: str, check: Callable[[], None] | None = None) -> list[Line]:
+    """Clean a document's text into its kept lines, numbered as in the original file; `check()` is
+    called before each line (it raises to stop, e.g. when the time for the file is up)."""
     raw_lines = raw.splitlines()
     kept: list[Line] = []
     previous = ""
     for number, raw_line in enumerate(raw_lines, start=1):
+        if check is not None:
+            check()
         text = clean_line(raw_line)
         if not text:
             continue

@@ -6,10 +6,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any, TextIO
 
+from rag.clean import strip_controls
 from rag.errors import InputError, RagError
 
 EXIT_USAGE = 2
+# the formats rag.formats reads (spelled out here: the parser is built without importing the readers)
+FORMATS = ".txt, .md, .markdown, .html, .htm, .pdf, .docx"
 
 
 def _assistant(args: argparse.Namespace, bundled: bool = True, reembed: bool = False) -> object:
@@ -33,14 +37,28 @@ def _print_answer(answer: object, streamed: str | None = None) -> None:
         print(f"\nNote: {answer.notice}")
     if answer.citations:
         from rag.formats import describe_span
+        from rag.titles import display_title
 
         print("\nSources:")
         for c in answer.citations:
             span = describe_span(c.source, c.start_line, c.end_line)
             flag = "" if c.verified else "  (not verified)"
             flag += "  (inferred)" if c.inferred else ""
-            print(f"  [{c.number}] {c.source}, {span}{flag}")
+            title = display_title(c.title, c.source)
+            if title != c.source:
+                print(f"  [{c.number}] {title}")
+                print(f"      {c.source}, {span}{flag}")
+            else:
+                print(f"  [{c.number}] {c.source}, {span}{flag}")
             print(f"      “{c.quote}”")
+
+
+def _with_titles(answer: object) -> None:
+    """Every citation with a title to show: its document's, else its file name."""
+    from rag.titles import display_title
+
+    for c in getattr(answer, "citations", []):
+        c.title = display_title(c.title, c.source)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -48,6 +66,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not args.json and getattr(assistant, "llm", None) is not None:
         return _stream_answer(assistant, args)
     answer = assistant.ask(args.question, k=args.k, mode=args.mode)  # type: ignore[attr-defined]
+    _with_titles(answer)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -86,7 +105,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         paths = args.paths or [str(p) for p in bundled_files()]
     report = assistant.ingest(paths, prune=args.prune)  # type: ignore[attr-defined]
     for path, why in report.skipped.items():
-        print(f"Skipped {path}: {why}", file=sys.stderr)
+        print(strip_controls(f"Skipped {path}: {why}"), file=sys.stderr)
     if args.json:
         print(json.dumps(report.__dict__, ensure_ascii=False, indent=2))
     else:
@@ -96,12 +115,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_docs(args: argparse.Namespace) -> int:
     assistant = _assistant(args)
+    from rag.titles import display_title
+
     docs = assistant.documents()  # type: ignore[attr-defined]
+    for d in docs:
+        d.title = display_title(d.title, d.source)
     if args.json:
         print(json.dumps([d.__dict__ for d in docs], ensure_ascii=False, indent=2))
         return 0
     for d in docs:
-        print(f"{d.chunks:5d} chunks  {d.source}")
+        print(f"{d.chunks:5d} chunks  {d.title}" + (f"  ({d.source})" if d.title != d.source else ""))
     print(f"{len(docs)} documents, {sum(d.chunks for d in docs)} chunks")
     return 0
 
@@ -120,6 +143,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rag.verification import read_passages, verify
+
+    passages = read_passages(Path(args.passages))
+    if args.answer == "-":
+        answer = sys.stdin.read()
+    else:
+        try:
+            answer = Path(args.answer).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"Cannot read the answer file {args.answer}: {exc.strerror or exc}") from None
+    checked = verify(answer, passages)
+    if args.json:
+        print(json.dumps(checked.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(checked.text)
+    for s in checked.sentences:
+        if not s.supported:
+            print(f"\nRemoved: {s.text}\n  ({s.reason})")
+    kept = sum(s.supported for s in checked.sentences)
+    print(f"\n{kept} of {len(checked.sentences)} sentences supported by the {len(passages)} passages.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `rag` command."""
     parser = argparse.ArgumentParser(
@@ -135,7 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None, help="retrieval mode")
     ask.set_defaults(func=cmd_ask)
 
-    ing = sub.add_parser("ingest", help="add or update documents (files or folders of .txt/.md)")
+    ing = sub.add_parser(
+        "ingest",
+        help=f"add or update documents (files or folders of {FORMATS})",
+        description=f"Add or update documents: files or folders of {FORMATS}. Unchanged files are skipped.",
+    )
     ing.add_argument("paths", nargs="*", help="files or folders (default: the bundled articles)")
     ing.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
     ing.add_argument(
@@ -151,10 +204,23 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--json", action="store_true")
     docs.set_defaults(func=cmd_docs)
 
-    srv = sub.add_parser("serve", help="chat with the documents in a web browser (needs rag-cited[ui])")
+    srv = sub.add_parser("serve", help="chat with the documents in a web browser")
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     srv.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     srv.set_defaults(func=cmd_serve)
+
+    ver = sub.add_parser("verify", help="check an answer's [n] citations against numbered passages")
+    ver.add_argument(
+        "--passages",
+        required=True,
+        help="file of passages: a JSON list of strings or of {\"text\": ...}, "
+        "or text blocks separated by blank lines",
+    )
+    ver.add_argument(
+        "--answer", required=True, help="file holding the answer, with [n] markers ('-' reads stdin)"
+    )
+    ver.add_argument("--json", action="store_true", help="print every sentence's check as JSON")
+    ver.set_defaults(func=cmd_verify)
 
     from rag.evaluate_cli import add_eval_command
 
@@ -162,19 +228,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Shown:
+    """A text stream that writes what it is given without terminal escape sequences, control
+    characters (but tab and newline) or bidirectional overrides: text from documents, file names
+    and the model is printed, never acted on by the terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(strip_controls(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; errors become one-line messages and exit codes."""
     args = build_parser().parse_args(argv)
+    stdout, sys.stdout = sys.stdout, Shown(sys.stdout)
     try:
         return int(args.func(args))
     except InputError as exc:
-        print(f"rag: {exc}", file=sys.stderr)
+        print(f"rag: {strip_controls(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except RagError as exc:
-        print(f"rag: {exc}", file=sys.stderr)
+        print(f"rag: {strip_controls(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

@@ -13,13 +13,26 @@ MAX_QUESTION_CHARS = 2000
 MAX_PASSAGES = 20
 MAX_FILE_MB = 20.0
 MAX_ANSWER_TOKENS = 1024
+MAX_DOCUMENT_CHARS = 1_000_000  # longest text taken from one file, counted after extraction
+MAX_FILE_SECONDS = 30.0  # time one file may take to be read, cleaned, chunked and embedded
+MAX_UNPACKED_MB = 64.0  # largest document part a .docx (a zip) may unpack to
+PARTIAL_UPLOAD_SECONDS = 600.0  # an upload file the web server has not written for this long was cut off
+EMBED_SLICE_CHARS = 2_000  # text embedded at a time while ingesting, between checks of the file's time
+EMBED_WINDOW_TOKENS = 512  # multilingual-e5-small's window, its prefix and special tokens included
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
+RETRY_PAUSE = 2.0  # seconds allowed per attempt for the client's backoff, in the answer's deadline
+REPLY_CHARS_PER_TOKEN = 8  # a token is at most a few characters; a reply longer than this ignores max_tokens
+
+
+def expand(path: str | os.PathLike[str]) -> Path:
+    """A path with `~` and environment variables ($HOME, ${XDG_DATA_HOME}) expanded."""
+    return Path(os.path.expandvars(os.path.expanduser(os.fspath(path))))
 
 
 def default_home() -> Path:
     """RAG_HOME, else the user's data folder (XDG_DATA_HOME or ~/.local/share) + /rag."""
     if os.environ.get("RAG_HOME"):
-        return Path(os.environ["RAG_HOME"]).expanduser()
+        return expand(os.environ["RAG_HOME"])
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
     return Path(base) / "rag"
 
@@ -35,6 +48,31 @@ def _env_number(name: str, default: float, kind: type[int] | type[float]) -> flo
     if value <= 0:
         raise InputError(f"{name} must be positive, not {raw}")
     return value
+
+
+def env_flag(name: str) -> bool:
+    """A yes/no variable: 1, true, yes or on (any case) mean yes; unset or empty mean no."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise InputError(f"{name}={raw!r} is not a yes/no value; use {name}=1 or unset it")
+
+
+def follow_links() -> bool:
+    """RAG_FOLLOW_LINKS: follow symbolic links that stay inside the folder being ingested."""
+    return env_flag("RAG_FOLLOW_LINKS")
+
+
+def max_document_chars() -> int:
+    """RAG_MAX_DOCUMENT_CHARS: the longest text taken from one file."""
+    return int(_env_number("RAG_MAX_DOCUMENT_CHARS", MAX_DOCUMENT_CHARS, int))
+
+
+def max_file_seconds() -> float:
+    """RAG_MAX_FILE_SECONDS: the time one file may take to ingest."""
+    return _env_number("RAG_MAX_FILE_SECONDS", MAX_FILE_SECONDS, float)
 
 
 @dataclass
@@ -56,6 +94,21 @@ class LLMSettings:
     top_k: int = 8
     temperature: float | None = 0.0
     max_tokens: int = MAX_ANSWER_TOKENS  # the longest answer the model may write
+    # the whole answer's time, however the endpoint trickles (None: derived from the timeout, see `deadline`)
+    total_seconds: float | None = None
+    # the longest reply read (None: max_tokens × REPLY_CHARS_PER_TOKEN), for endpoints that ignore max_tokens
+    max_reply_chars: int | None = None
+
+    @property
+    def deadline(self) -> float:
+        """Seconds an answer may take from the request to the last piece of the reply: every attempt
+        the client makes may use the whole timeout, plus a pause before each retry."""
+        return self.total_seconds or (self.timeout + RETRY_PAUSE) * (self.max_retries + 1)
+
+    @property
+    def reply_limit(self) -> int:
+        """The longest reply, in characters, read from the endpoint."""
+        return self.max_reply_chars or self.max_tokens * REPLY_CHARS_PER_TOKEN
 
     def __post_init__(self) -> None:
         if self.context_tokens < 100:
@@ -66,6 +119,10 @@ class LLMSettings:
             raise InputError("max_retries must be 0 or more and top_k at least 1")
         if self.max_tokens < 16:
             raise InputError(f"The answer length limit must be at least 16 tokens, not {self.max_tokens}")
+        if (self.total_seconds is not None and self.total_seconds <= 0) or (
+            self.max_reply_chars is not None and self.max_reply_chars < 1
+        ):
+            raise InputError("The answer's deadline and reply size limit must be positive")
 
     @classmethod
     def from_env(cls) -> LLMSettings | None:
@@ -142,11 +199,14 @@ class Settings:
     )
     max_passages: int = field(default_factory=lambda: int(_env_number("RAG_MAX_PASSAGES", MAX_PASSAGES, int)))
     max_file_mb: float = field(default_factory=lambda: _env_number("RAG_MAX_FILE_MB", MAX_FILE_MB, float))
+    max_document_chars: int = field(default_factory=max_document_chars)
+    max_file_seconds: float = field(default_factory=max_file_seconds)
+    follow_links: bool = field(default_factory=follow_links)
     llm: LLMSettings | None = field(default_factory=LLMSettings.from_env)
     embedding: EmbeddingSettings | None = field(default_factory=EmbeddingSettings.from_env)
 
     def __post_init__(self) -> None:
-        self.home = Path(self.home).expanduser()
+        self.home = expand(self.home)
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,60}", self.collection):
             raise InputError(
                 f"Collection name {self.collection!r} is not valid: use letters, digits, '-' and '_' "
@@ -156,6 +216,8 @@ class Settings:
             raise InputError(f"top_k must be at least 1, not {self.top_k}")
         if self.max_question_chars < 1 or self.max_passages < 1 or self.max_file_mb <= 0:
             raise InputError("The question, passage and file size limits must be positive")
+        if self.max_document_chars < 1 or self.max_file_seconds <= 0:
+            raise InputError("The document length and per-file time limits must be positive")
         if self.top_k > self.max_passages:
             raise InputError(
                 f"top_k={self.top_k} is over the limit of {self.max_passages} passages: "

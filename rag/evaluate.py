@@ -21,6 +21,7 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from rag.answer.extractive import PASSAGES_READ
 from rag.clean import fold
 from rag.errors import InputError
 from rag.metrics import (
@@ -175,7 +176,7 @@ class AssistantSystem:
 
 
 class LlamaIndexBaseline:
-    """A plain LlamaIndex pipeline over the bundled files: SentenceSplitter defaults, an in-memory
+    """A plain LlamaIndex pipeline over the knowledge base's files: SentenceSplitter defaults, an in-memory
     VectorStoreIndex with the same embedding model, the default retriever; answers by the
     assistant's extractive answerer on its passages. No LLM is ever resolved (no query engine)."""
 
@@ -186,11 +187,17 @@ class LlamaIndexBaseline:
         from llama_index.core.node_parser import SentenceSplitter
 
         from rag.bundled import bundled_files
+        from rag.ingest import BUNDLED_PREFIX
         from rag.llamaindex import E5Embedding
         from rag.load import read_document
 
+        bundled = {p.name: p for p in bundled_files()}
+        keys = [d.key for d in assistant.documents()]
+        paths = [
+            bundled[k.removeprefix(BUNDLED_PREFIX)] if k.startswith(BUNDLED_PREFIX) else Path(k) for k in keys
+        ]
         documents = []
-        for path in bundled_files():
+        for path in paths:
             doc = read_document(path)
             text = "\n".join(line.text for line in doc.lines)
             documents.append(LlamaDocument(text=text, metadata={"source": doc.source}))
@@ -219,7 +226,7 @@ class LlamaIndexBaseline:
         ]
 
     def ask(self, question: str, k: int) -> Answer:
-        return self.assistant.extractive.answer(question, self.retrieve(question, k))
+        return self.assistant.extractive.answer(question, self.retrieve(question, max(k, PASSAGES_READ)))
 
     def collection(self) -> list[str]:
         from llama_index.core.schema import MetadataMode

@@ -23,10 +23,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rag.evaluate import load_eval, run_eval
     from rag.report import bar_chart, comparison_text, markdown_table
 
+    if args.replies is not None:
+        return _eval_replies(Path(args.replies), args.json)
     configs = [c.strip() for c in args.config.split(",")] if args.config else None
     items = load_eval(Path(args.file))
     settings = Settings(collection=args.collection) if args.collection else Settings()
-    result: dict[str, Any] = run_eval(Assistant(settings), items, configs=configs, k=args.k)
+    if args.corpus:
+        assistant = corpus_assistant(Path(args.corpus).expanduser(), settings)
+    else:
+        assistant = Assistant(settings)
+    result: dict[str, Any] = run_eval(assistant, items, configs=configs, k=args.k)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -41,6 +47,38 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_replies(folder: Path, as_json: bool) -> int:
+    """`rag eval --replies`: the citation verifier against labelled model replies, with baselines."""
+    from rag.config import Settings
+    from rag.embed import EmbeddingCache, make_embedder
+    from rag.errors import InputError
+    from rag.verify_eval import run, table
+
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder of labelled replies (items.json and replies.jsonl).")
+    settings = Settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    embedder = make_embedder(settings.embedding, EmbeddingCache(settings.home / "embeddings.sqlite"))
+    result = run(folder, embedder.embed_passages)
+    print(json.dumps(result, ensure_ascii=False, indent=2) if as_json else table(result))
+    return 0
+
+
+def corpus_assistant(folder: Path, settings: Any) -> Any:
+    """A new knowledge base in a temporary folder holding only the documents under `folder`."""
+    import tempfile
+
+    from rag.assistant import Assistant
+    from rag.errors import InputError
+
+    if not folder.is_dir():
+        raise InputError(f"No such folder: '{folder}' (--corpus takes a folder of documents)")
+    settings.home = Path(tempfile.mkdtemp(prefix="rag-eval-"))
+    assistant = Assistant(settings, bundled=False)
+    assistant.ingest([folder])
+    return assistant
+
+
 def add_eval_command(sub: Any) -> None:
     """Register `rag eval` on the CLI's subcommands."""
     ev = sub.add_parser("eval", help="score retrieval, answers, citations and abstention on an eval set")
@@ -50,7 +88,20 @@ def add_eval_command(sub: Any) -> None:
         default=None,
         help="comma-separated: hybrid, dense, bm25, llamaindex, llm (default: all; llm when configured)",
     )
+    ev.add_argument(
+        "--corpus",
+        default=None,
+        help="a folder of documents: score a new knowledge base holding only them (not your own)",
+    )
     ev.add_argument("--k", type=int, default=5, help="passages given to the answerer (default 5)")
     ev.add_argument("--out", default="eval-results", help="folder for eval.json and eval.png")
     ev.add_argument("--json", action="store_true", help="print the full result as JSON")
+    ev.add_argument(
+        "--replies",
+        nargs="?",
+        const=str(Path(__file__).resolve().parent.parent / "eval" / "replies"),
+        default=None,
+        metavar="DIR",
+        help="score the citation verifier on labelled model replies instead (default eval/replies)",
+    )
     ev.set_defaults(func=cmd_eval)

@@ -2,8 +2,8 @@
 
 Fusion ranks passages by how much they resemble the question; the answerer's sentence evidence
 (similarity, question terms, and whether a sentence holds the kind of thing asked for) tells which
-of them holds the answer. Both count: the fused score, scaled to the best one, plus the best
-sentence score of the passage times `SUPPORT_WEIGHT`. Pool and weight chosen on eval/dev.jsonl.
+of them holds the answer. Both count: the fused score, scaled to the best one, plus the answer
+model's probability for the passage's best candidate times the model's fitted `rerank_weight`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from typing import Protocol
 from rag.schema import Passage
 
 POOL = 20
-SUPPORT_WEIGHT = 3.0
 PRIOR_WEIGHT = 2.0  # for a question naming its document: how much its passages gain (chosen on dev)
 
 
 class Support(Protocol):
-    """Scores each passage by how well its best sentence answers the question."""
+    """Scores each passage by how well its best candidate answers the question (weighted for reranking)."""
 
     def passage_support(self, question: str, passages: Sequence[Passage]) -> dict[str, float]: ...
 
@@ -44,7 +43,7 @@ def rerank(
     prior = prior or {}
     combined = {
         p.id: p.score / top
-        + SUPPORT_WEIGHT * found.get(p.id, floor)
+        + found.get(p.id, floor)
         + PRIOR_WEIGHT * prior.get(p.source, 0.0)
         for p in passages
     }

@@ -8,7 +8,6 @@ import math
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +16,7 @@ import numpy as np
 from rag.crosslingual import Gloss, Lexicon, chinese_amounts
 from rag.embed import Embedder
 from rag.errors import InputError
+from rag.ranker import RANKER_FEATURES, ranker_features, shipped_ranker
 from rag.schema import Chunk, Passage
 from rag.sentences import SentenceIndex
 from rag.store import ChromaStore
@@ -24,8 +24,9 @@ from rag.tokens import bigrams, is_chinese, tokenize
 
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
-RRF_K = 60
 CANDIDATES = 30
+# how much deeper the dense search reads to find the best chunks written in the other script
+SCRIPT_DEPTH = 4
 
 
 class KeywordIndex:
@@ -66,15 +67,12 @@ class KeywordIndex:
     ) -> KeywordIndex:
         """The index of these chunk ids: loaded when saved for the same ids, else built from the
         tokens saved in `cache` (a JSON file), tokenizing (via `texts`) only chunks that are new."""
-        import bm25s
-
         ids = sorted(ids)
         digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:20]
         folder = cache.with_suffix(".bm25") / digest if cache else None
         if folder and ids and (folder / "params.index.json").exists():
             try:
-                bm25 = bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
-                return cls(ids, bm25, lexicon)
+                return cls(ids, SavedBM25.load(folder), lexicon)
             except (OSError, ValueError, KeyError):
                 pass
         saved: dict[str, list[str]] = {}
@@ -169,6 +167,45 @@ class KeywordIndex:
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
 
+class SavedBM25:
+    """A saved bm25s index, memory-mapped and scored with numpy alone: what `KeywordIndex` reads of
+    `bm25s.BM25` (its vocabulary, score matrix and `get_scores`), without importing bm25s and
+    scipy at every process start. The scores are bm25s's own computation on its own arrays."""
+
+    PLAIN = ("robertson", "lucene", "atire")  # methods without a non-occurrence array
+
+    def __init__(self, vocab: dict[str, int], scores: dict[str, Any], dtype: str) -> None:
+        self.vocab_dict = vocab
+        self.scores = scores
+        self._dtype = np.dtype(dtype)
+
+    @classmethod
+    def load(cls, folder: Path) -> SavedBM25 | Any:
+        """The index saved in `folder` (a `bm25s.BM25` for the methods this class does not cover)."""
+        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        if params.get("method") not in cls.PLAIN or params.get("backend", "numpy") != "numpy":
+            import bm25s
+
+            return bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
+        vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+        arrays = {
+            name: np.load(folder / f"{name}.csc.index.npy", mmap_mode="r", allow_pickle=False)
+            for name in ("data", "indices", "indptr")
+        }
+        return cls(vocab, {**arrays, "num_docs": int(params["num_docs"])}, params.get("dtype", "float32"))
+
+    def get_scores(self, tokens: list[str]) -> np.ndarray:
+        """The BM25 score of every chunk for the query tokens (as `bm25s.BM25.get_scores`)."""
+        data, indices, indptr = self.scores["data"], self.scores["indices"], self.scores["indptr"]
+        scores = np.zeros(self.scores["num_docs"], dtype=self._dtype)
+        for token in tokens:
+            column = self.vocab_dict.get(token)
+            if column is not None:
+                start, end = int(indptr[column]), int(indptr[column + 1])
+                np.add.at(scores, indices[start:end], data[start:end])
+        return scores
+
+
 def _abandoned(tmp: Path) -> bool:
     """A `<name>.<pid>.tmp` folder whose writer is gone (killed mid-save): nobody will finish it."""
     pid = tmp.name.removesuffix(".tmp").rpartition(".")[2]
@@ -203,27 +240,12 @@ def _save(bm25: Any, folder: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@dataclass(frozen=True)
-class FusionWeights:
-    """How much each ranking counts in reciprocal rank fusion."""
-
-    dense: float
-    keyword: float
-    sentence: float
-
-
-# Keyword and sentence rankings lead; whole-chunk vectors (long texts, blurred meaning) count less,
-# least for Chinese questions, which share their words with the text. Questions in other languages
-# reach keywords through dictionary translation. Chosen on eval/dev.jsonl.
-CHINESE_WEIGHTS = FusionWeights(dense=0.25, keyword=1.0, sentence=1.0)
-OTHER_WEIGHTS = FusionWeights(dense=0.5, keyword=1.0, sentence=1.0)
-
-
 class HybridRetriever:
     """Dense, keyword or hybrid retrieval over one store.
 
-    Hybrid fuses three rankings by weighted reciprocal rank fusion: chunk vectors (Chroma), BM25 over
-    jieba tokens, and the best sentence similarity of each candidate chunk (sentence vectors).
+    Hybrid combines three searches with the fitted passage ranker (rag.ranker): chunk vectors
+    (Chroma), BM25 over jieba tokens, and the best sentence similarity of each candidate chunk
+    (sentence vectors).
     """
 
     def __init__(
@@ -237,6 +259,7 @@ class HybridRetriever:
         self.embedder = embedder
         self.keywords = keywords
         self.sentences = sentences
+        self.ranker = shipped_ranker()
         # the documents, and each keyword-indexed chunk's one (a position among them), read once
         self._sources: tuple[list[str], np.ndarray] | None = None
         # the documents and their titles' vectors, read once
@@ -283,54 +306,61 @@ class HybridRetriever:
         found = {c.id: c.source for c in self.store.get([self.keywords.ids[i] for i, _ in hits])}
         return [(found[cid], score) for i, score in hits if (cid := self.keywords.ids[i]) in found]
 
+    def signals(
+        self, question: str, k: int, mode: str = "hybrid"
+    ) -> tuple[dict[str, Chunk], dict[str, float], dict[str, float], dict[str, float]]:
+        """The candidate chunks of a search and what each search says of them: dense cosine (the best
+        k of each script), BM25 score (the best k), best sentence similarity (hybrid only)."""
+        dense: dict[str, float] = {}
+        keyword: dict[str, float] = {}
+        sentence: dict[str, float] = {}
+        chunks: dict[str, Chunk] = {}
+        vector = self.embedder.embed_query(question) if mode in ("hybrid", "dense") else None
+        if vector is not None:
+            depth = k * SCRIPT_DEPTH if mode == "hybrid" else k
+            kept = {True: 0, False: 0}
+            for chunk, cosine in self.store.query(vector, depth):
+                script = is_chinese(chunk.text)
+                if kept[script] < k:
+                    kept[script] += 1
+                    chunks[chunk.id] = chunk
+                    dense[chunk.id] = cosine
+        if mode in ("hybrid", "bm25"):
+            for index, score in self.keywords.search(question, k):
+                keyword[self.keywords.ids[index]] = score
+            for chunk in self.store.get([cid for cid in keyword if cid not in chunks]):
+                chunks[chunk.id] = chunk
+            keyword = {cid: score for cid, score in keyword.items() if cid in chunks}
+        if vector is not None and self.sentences is not None and mode == "hybrid":
+            sentence = dict(zip(chunks, self.sentences.best(list(chunks.values()), vector)))
+        return chunks, dense, keyword, sentence
+
     def retrieve(self, question: str, k: int = 5, mode: str = "hybrid") -> list[Passage]:
         """The k best passages for the question."""
         if mode not in MODES:
             raise InputError(f"Unknown retrieval mode {mode!r}; choose one of: {', '.join(MODES)}")
         if k < 1:
             raise InputError(f"k must be at least 1, not {k}")
-        weights = CHINESE_WEIGHTS if is_chinese(question) else OTHER_WEIGHTS
-        if mode != "hybrid":
-            weights = FusionWeights(1.0, 1.0, 0.0)
-        fused: dict[str, float] = {}
-        dense: dict[str, float] = {}
-        keyword: dict[str, float] = {}
-        chunks: dict[str, Chunk] = {}
-        pool = max(CANDIDATES, k)
-
-        def add(ranking: list[str], weight: float) -> None:
-            for rank, cid in enumerate(ranking):
-                fused[cid] = fused.get(cid, 0.0) + weight / (RRF_K + rank + 1)
-
-        vector = self.embedder.embed_query(question) if mode in ("hybrid", "dense") else None
-        if vector is not None:
-            for chunk, cosine in self.store.query(vector, pool):
-                chunks[chunk.id] = chunk
-                dense[chunk.id] = cosine
-            add(list(dense), weights.dense)
-        if mode in ("hybrid", "bm25"):
-            for index, score in self.keywords.search(question, pool):
-                keyword[self.keywords.ids[index]] = score
-            for chunk in self.store.get([cid for cid in keyword if cid not in chunks]):
-                chunks[chunk.id] = chunk
-            keyword = {cid: score for cid, score in keyword.items() if cid in chunks}
-            add(list(keyword), weights.keyword)
-        if vector is not None and self.sentences is not None and weights.sentence:
-            candidates = list(chunks.values())
-            best_sentence = dict(zip(chunks, self.sentences.best(candidates, vector)))
-            add(sorted(best_sentence, key=lambda cid: -best_sentence[cid]), weights.sentence)
-        best = sorted(fused, key=lambda cid: -fused[cid])[:k]
+        chunks, dense, keyword, sentence = self.signals(question, max(CANDIDATES, k), mode)
+        if mode == "hybrid":
+            ordered = list(chunks.values())
+            rows = ranker_features(question, ordered, dense, keyword, sentence)
+            score = dict(zip(chunks, map(float, self.ranker.probability(rows, RANKER_FEATURES))))
+        else:
+            score = dense if mode == "dense" else keyword
+        best = sorted(score, key=lambda cid: -score[cid])[:k]
         return [
             Passage(
                 id=cid,
                 source=chunks[cid].source,
                 text=chunks[cid].text,
-                score=round(fused[cid], 6),
+                score=round(score[cid], 6),
                 start_line=chunks[cid].start_line,
                 end_line=chunks[cid].end_line,
                 line_numbers=chunks[cid].line_numbers,
                 dense=round(dense.get(cid, 0.0), 6),
                 keyword=round(keyword.get(cid, 0.0), 6),
+                title=chunks[cid].title,
             )
             for cid in best
         ]

@@ -35,6 +35,7 @@ class Chunk:
     end_line: int
     doc_sha256: str = ""
     line_numbers: tuple[int, ...] = ()
+    title: str = ""  # the document's title (metadata, never embedded); "" when not known
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Passage:
     dense: float = 0.0
     keyword: float = 0.0
     fused_rank: int = 0  # rank in the fused ranking, before reranking (0 is first)
+    title: str = ""  # the document's title, for people ("" when not known: show `source`)
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Citation:
     passage_id: str = ""
     verified: bool = True
     inferred: bool = False
+    title: str = ""  # the document's title, for people ("" when not known: show `source`)
 
 
 @dataclass

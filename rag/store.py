@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
-import os
-from collections.abc import Iterator, Sequence
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.errors import StoreBusyError, StoreError
+from rag.chroma_client import get_all, open_client, records_of
+from rag.errors import StoreError
 from rag.schema import Chunk
+from rag.snapshot import Snapshot, enabled, snapshot_path
 from rag.store_faults import unwritable, write_failure
+from rag.store_lock import WriteLock
+
+log = logging.getLogger("rag")
+__all__ = ["ChromaStore", "DocumentInfo", "WriteLock", "get_all"]
 
 
 @dataclass
@@ -26,117 +32,31 @@ class DocumentInfo:
     source: str
     sha256: str
     chunks: int
+    title: str = ""  # "" for documents indexed before titles were stored
 
 
 SERVER_CONNECT_TIMEOUT = 5.0  # seconds to reach a Chroma server before giving up
 SERVER_REQUEST_TIMEOUT = 300.0  # seconds for one request (a large batch of vectors) to be answered
 
 
-def _server_client(url: str, settings: Any) -> Any:
-    """An HttpClient on a Chroma server, checked first with a bounded heartbeat.
-
-    chromadb's own HTTP session has no timeout (a server that accepts but never answers would hang
-    the caller), so the heartbeat goes through urllib with a timeout, and the session gets one too.
-    """
-    import urllib.error
-    import urllib.request
-    from urllib.parse import urlparse
-
-    import chromadb
-
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise StoreError(f"RAG_CHROMA_URL {url!r} is not a URL like http://127.0.0.1:8000")
-    base = f"{parsed.scheme}://{parsed.netloc}"
-    try:
-        with urllib.request.urlopen(f"{base}/api/v2/heartbeat", timeout=SERVER_CONNECT_TIMEOUT) as reply:
-            reply.read()
-    except (OSError, urllib.error.URLError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise StoreError(
-            f"The Chroma server at {url} cannot be reached ({reason}). Start it with "
-            "`chroma run --path DIR --port PORT`, or unset RAG_CHROMA_URL to use the local store."
-        ) from None
-    try:
-        client = chromadb.HttpClient(
-            host=parsed.hostname,
-            port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-            ssl=parsed.scheme == "https",
-            settings=settings,
-        )
-        session = getattr(getattr(client, "_server", None), "_session", None)
-        if session is not None:
-            import httpx
-
-            session.timeout = httpx.Timeout(SERVER_REQUEST_TIMEOUT, connect=SERVER_CONNECT_TIMEOUT)
-        client.heartbeat()
-    except Exception as exc:
-        raise StoreError(f"The Chroma server at {url} cannot be used: {exc}") from exc
-    return client
-
-
 def _client(home: Path, url: str | None) -> Any:
-    import chromadb
-    from chromadb.config import Settings
-
-    settings = Settings(anonymized_telemetry=False, allow_reset=False)
-    if url:
-        return _server_client(url, settings)
-    path = home / "chroma"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=settings)
-    except Exception as exc:
-        if unwritable(path) is not None:  # Chroma writes as it opens: a read-only store cannot open
-            raise StoreError(
-                f"The knowledge base folder {path} is not writable, and Chroma cannot open it without "
-                "writing. Give this user write permission to it, or set RAG_HOME to a writable folder."
-            ) from exc
-        raise StoreError(f"The knowledge base at {path} cannot be opened: {exc}") from exc
+    """A Chroma client on the embedded store in `home`, or on the server at `url`."""
+    return open_client(home, url, SERVER_CONNECT_TIMEOUT, SERVER_REQUEST_TIMEOUT)
 
 
-class WriteLock:
-    """An exclusive lock on the knowledge base for one writing process.
+class _StoreLock(WriteLock):
+    """The write lock of an embedded store; released after the read copy is brought up to date."""
 
-    flock is held by the open file, so the kernel releases it when its process dies, even by
-    SIGKILL: the file a killed writer leaves behind never blocks the next one.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def __enter__(self) -> WriteLock:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise write_failure(self.path.parent, exc) from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise StoreBusyError(
-                f"Another process (pid {holder}) is writing the knowledge base at {self.path.parent}. "
-                "Wait for it to finish, or share one index between processes with a Chroma server "
-                "(set RAG_CHROMA_URL)."
-            ) from None
-        try:
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
-        except OSError as exc:
-            os.close(fd)
-            raise write_failure(self.path.parent, exc) from exc
-        self._fd = fd
-        return self
+    def __init__(self, store: ChromaStore) -> None:
+        super().__init__(store.home / f"{store.name}.lock")
+        self.store = store
 
     def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        try:
+            if exc[0] is None:
+                self.store._refresh_copy(locked=True)  # after a write that left the copy stale
+        finally:
+            super().__exit__(*exc)
 
 
 class ChromaStore:
@@ -148,9 +68,28 @@ class ChromaStore:
         self.name = f"rag-{collection}"
         self.model_id = model_id
         self.folder = home / "chroma"  # where an embedded store keeps its files
-        self._client = _client(home, url)
+        self._label = collection
+        self._opened: Any = None  # the Chroma collection, once opened
+        # an embedded store's reads come from its read copy while it is current (rag.snapshot)
+        path = snapshot_path(home, self.name)
+        self.snapshot = None if url or not enabled() else Snapshot(path, self.folder, model_id)
+        self._reading_copy = self.snapshot is not None and self.snapshot.current()
+        if not self._reading_copy:
+            self._open()
+            self._refresh_copy(locked=False)
+
+    @property
+    def _collection(self) -> Any:
+        """The Chroma collection, opened on first use."""
+        if self._opened is None:
+            self._open()
+        return self._opened
+
+    def _open(self) -> None:
+        collection, model_id = self._label, self.model_id
+        client = _client(self.home, self.url)
         try:
-            self._collection = self._client.get_or_create_collection(
+            self._opened = client.get_or_create_collection(
                 self.name,
                 embedding_function=None,
                 metadata={
@@ -162,7 +101,7 @@ class ChromaStore:
             )
         except Exception as exc:
             raise StoreError(f"The collection {collection!r} cannot be opened: {exc}") from exc
-        stored_model = (self._collection.metadata or {}).get("embedding_model")
+        stored_model = (self._opened.metadata or {}).get("embedding_model")
         if stored_model and stored_model != model_id:
             raise StoreError(
                 f"The knowledge base {collection!r} was built with the embedding model "
@@ -171,7 +110,43 @@ class ChromaStore:
                 "old model, or use another --collection."
             )
 
-    def lock(self) -> WriteLock | contextlib.nullcontext[None]:
+    def _copy(self) -> Snapshot | None:
+        """The read copy, when reads are to come from it."""
+        return self.snapshot if self._reading_copy else None
+
+    def _refresh_copy(self, locked: bool) -> None:
+        """Copy the collection into the read copy when that is not current: under the write lock
+        (taken here unless `locked`), and only when no other process is writing (best effort)."""
+        if self.snapshot is None or self.snapshot.current():
+            return
+        try:
+            with contextlib.nullcontext() if locked else WriteLock(self.home / f"{self.name}.lock"):
+                self.snapshot.replace_all(records_of(self._collection))
+        except Exception as exc:  # busy, unwritable, or Chroma cannot give its vectors: reads stay on Chroma
+            log.debug("The read copy of %s is not refreshed: %s", self.name, exc)
+
+    def _before_write(self) -> bool:
+        """Open Chroma and mark the read copy stale before a write; whether the copy was current
+        (then the write is applied to it too, which makes it current again)."""
+        self._collection  # noqa: B018 (opens Chroma)
+        self._reading_copy = False  # this process reads what it wrote from Chroma from now on
+        if self.snapshot is None:
+            return False
+        try:
+            was_current = self.snapshot.current()
+            self.snapshot.mark_stale()
+        except sqlite3.Error as exc:
+            raise write_failure(self.home, exc) from exc
+        return was_current
+
+    def _after_write(self, apply: Callable[[Snapshot], None]) -> None:
+        if self.snapshot is not None:
+            try:
+                apply(self.snapshot)
+            except sqlite3.Error as exc:  # the copy stays stale: it is made again later
+                log.debug("The read copy of %s is stale: %s", self.name, exc)
+
+    def lock(self) -> contextlib.AbstractContextManager[Any]:
         """The write lock of an embedded store; none with a server.
 
         An embedded store is files that only one process may write at a time. A Chroma server
@@ -182,7 +157,7 @@ class ChromaStore:
         """
         if self.url:
             return contextlib.nullcontext()
-        return WriteLock(self.home / f"{self.name}.lock")
+        return _StoreLock(self)
 
     def check_writable(self) -> None:
         """Raise a StoreError before any work when an embedded store's files cannot be written."""
@@ -221,7 +196,22 @@ class ChromaStore:
     def count(self) -> int:
         """Number of chunks."""
         with self._guard("count the chunks"):
-            return int(self._collection.count())
+            copy = self._copy()
+            return copy.count() if copy else int(self._collection.count())
+
+    def _all(self, include: list[str]) -> dict[str, list[Any]]:
+        """Every record (ids, and the documents and metadatas asked for), from the read copy when
+        reads come from it, else from Chroma, page by page."""
+        copy = self._copy()
+        if copy is None:
+            return get_all(self._collection, include)
+        if "documents" in include:
+            ids, texts, metas = zip(*copy.records()) if copy.count() else ((), (), ())
+            return {"ids": list(ids), "documents": list(texts), "metadatas": list(metas)}
+        if "metadatas" in include:
+            pairs = copy.metadatas()
+            return {"ids": [i for i, _ in pairs], "metadatas": [m for _, m in pairs]}
+        return {"ids": copy.ids()}
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray, doc_key: str, total: int) -> None:
         """Write chunks of one document (which has `total` chunks in all) with their vectors.
@@ -232,25 +222,31 @@ class ChromaStore:
         from llama_index.core.schema import TextNode
         from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
+        metas = [
+            {
+                "source": c.source,
+                "doc_key": doc_key,
+                "doc_sha256": c.doc_sha256,
+                "doc_chunks": total,
+                "start_line": c.start_line,
+                "end_line": c.end_line,
+                "line_numbers": ",".join(map(str, c.line_numbers)),
+                "title": c.title,
+            }
+            for c in chunks
+        ]
         nodes = [
             TextNode(
                 id_=c.id,
                 text=c.text,
                 embedding=[float(x) for x in vec],
-                metadata={
-                    "source": c.source,
-                    "doc_key": doc_key,
-                    "doc_sha256": c.doc_sha256,
-                    "doc_chunks": total,
-                    "start_line": c.start_line,
-                    "end_line": c.end_line,
-                    "line_numbers": ",".join(map(str, c.line_numbers)),
-                },
-                excluded_embed_metadata_keys=["doc_key", "doc_sha256", "doc_chunks", "line_numbers"],
+                metadata=meta,
+                excluded_embed_metadata_keys=["doc_key", "doc_sha256", "doc_chunks", "line_numbers", "title"],
             )
-            for c, vec in zip(chunks, vectors)
+            for c, vec, meta in zip(chunks, vectors, metas)
         ]
         if nodes:
+            was_current = self._before_write()
             # LlamaIndex's node format (what ChromaVectorStore.add writes), but upserted
             with self._guard("store chunks", write=True):
                 self._collection.upsert(
@@ -259,17 +255,30 @@ class ChromaStore:
                     metadatas=[node_to_metadata_dict(n, remove_text=True, flat_metadata=True) for n in nodes],
                     documents=[n.text for n in nodes],
                 )
+            records = [(c.id, c.text, meta, vec) for c, meta, vec in zip(chunks, metas, vectors)]
+            self._after_write(lambda copy: copy.upsert(records, was_current))
+
+    def set_title(self, doc_key: str, title: str) -> None:
+        """Give the chunks of one document its title (for documents indexed before titles existed)."""
+        ids = self.ids_of(doc_key)
+        if ids:
+            was_current = self._before_write()
+            with self._guard("store a title", write=True):
+                self._collection.update(ids=ids, metadatas=[{"title": title} for _ in ids])
+            self._after_write(lambda copy: copy.set_title(doc_key, title, was_current))
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
         if ids:
+            was_current = self._before_write()
             with self._guard("remove chunks", write=True):
                 self._collection.delete(ids=list(ids))
+            self._after_write(lambda copy: copy.delete(ids, was_current))
 
     def chunks(self) -> list[tuple[Chunk, str]]:
         """Every stored chunk with its document key."""
         with self._guard("read the chunks"):
-            got = get_all(self._collection, ["documents", "metadatas"])
+            got = self._all(["documents", "metadatas"])
         return [
             (_chunk(i, text or "", meta or {}), str((meta or {}).get("doc_key", "")))
             for i, text, meta in zip(got["ids"], got["documents"], got["metadatas"])
@@ -278,19 +287,19 @@ class ChromaStore:
     def ids(self) -> list[str]:
         """Ids of every stored chunk (no texts: cheap even for large stores)."""
         with self._guard("read the chunk ids"):
-            return [str(i) for i in get_all(self._collection, [])["ids"]]
+            return [str(i) for i in self._all([])["ids"]]
 
     def sources(self) -> dict[str, str]:
         """The document (source) of every stored chunk, by chunk id (metadata only: no texts)."""
         with self._guard("read the chunks' documents"):
-            got = get_all(self._collection, ["metadatas"])
+            got = self._all(["metadatas"])
         return {str(i): str((m or {}).get("source", "")) for i, m in zip(got["ids"], got["metadatas"])}
 
     def openings(self) -> dict[str, str]:
         """The id of every document's first chunk (the one starting on its lowest line), by source
         (metadata only: no texts)."""
         with self._guard("read the chunks' documents"):
-            got = get_all(self._collection, ["metadatas"])
+            got = self._all(["metadatas"])
         first: dict[str, tuple[int, str]] = {}
         for i, meta in zip(got["ids"], got["metadatas"]):
             source, line = str((meta or {}).get("source", "")), int((meta or {}).get("start_line", 0))
@@ -304,8 +313,14 @@ class ChromaStore:
         for start in range(0, len(ids), 5000):
             part = list(ids[start : start + 5000])
             with self._guard("read chunks"):
-                got = self._collection.get(ids=part, include=["documents", "metadatas"])
-            for i, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or []):
+                copy = self._copy()
+                got = (
+                    dict(zip(("ids", "documents", "metadatas"), map(list, zip(*copy.get(part)))))
+                    if copy
+                    else self._collection.get(ids=part, include=["documents", "metadatas"])
+                )
+            rows = zip(got.get("ids") or [], got.get("documents") or [], got.get("metadatas") or [])
+            for i, text, meta in rows:
                 found[i] = _chunk(i, text or "", meta or {})
         return [found[i] for i in ids if i in found]
 
@@ -316,13 +331,14 @@ class ChromaStore:
         mid-write; its hash is reported empty so the next ingestion redoes it.
         """
         with self._guard("list the documents"):
-            got = get_all(self._collection, ["metadatas"])
+            got = self._all(["metadatas"])
         docs: dict[str, DocumentInfo] = {}
         expected: dict[str, int] = {}
         for meta in got["metadatas"]:
             key = str(meta.get("doc_key", ""))
             sha = str(meta.get("doc_sha256", ""))
-            info = docs.setdefault(key, DocumentInfo(key, str(meta.get("source", "")), sha, 0))
+            title = str(meta.get("title", "") or "")
+            info = docs.setdefault(key, DocumentInfo(key, str(meta.get("source", "")), sha, 0, title))
             info.chunks += 1
             if info.sha256 != sha:
                 info.sha256 = ""
@@ -335,12 +351,21 @@ class ChromaStore:
     def ids_of(self, doc_key: str) -> list[str]:
         """Ids of the chunks of one document."""
         with self._guard("read a document's chunks"):
+            copy = self._copy()
+            if copy:
+                return copy.ids_of(doc_key)
             return list(self._collection.get(where={"doc_key": doc_key}, include=[])["ids"])
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         """The k nearest chunks with their cosine similarity (read straight from the collection)."""
         if k <= 0:  # no count() first: it costs ~10 ms a query at 100k chunks; Chroma returns
             return []  # fewer than k results (none when empty) by itself
+        copy = self._copy()
+        if copy:
+            with self._guard("search the chunks"):
+                nearest = copy.nearest(vector, k)
+            found = {c.id: c for c in self.get([i for i, _ in nearest])}
+            return [(found[i], similarity) for i, similarity in nearest if i in found]
         with self._guard("search the chunks"):
             got = self._collection.query(
                 query_embeddings=[[float(x) for x in vector]],
@@ -355,20 +380,6 @@ class ChromaStore:
         ]
 
 
-def get_all(collection: Any, include: list[str], page: int = 5000) -> dict[str, list[Any]]:
-    """Every record of a collection, `page` at a time: one unpaged `get` fails beyond ~32k
-    records ("too many SQL variables", embedded Chroma 1.5)."""
-    out: dict[str, list[Any]] = {"ids": [], **{name: [] for name in include}}
-    offset = 0
-    while True:
-        got = collection.get(include=include, limit=page, offset=offset)
-        for name in out:
-            out[name].extend(got[name] or [])
-        offset += len(got["ids"])
-        if len(got["ids"]) < page:
-            return out
-
-
 def _chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
     numbers = tuple(int(n) for n in str(meta.get("line_numbers", "")).split(",") if n)
     return Chunk(
@@ -379,4 +390,6 @@ def _chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
         end_line=int(meta.get("end_line", 0)),
         doc_sha256=str(meta.get("doc_sha256", "")),
         line_numbers=numbers,
+        # chunks indexed before titles were stored show their file name
+        title=str(meta.get("title", "") or meta.get("source", "")),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from functools import lru_cache
 
@@ -27,11 +26,10 @@ STOPWORDS = frozenset(
 
 @lru_cache(maxsize=1)
 def _jieba() -> object:
-    import jieba
+    """jieba, loaded on first use, its dictionary read word by word from a cached file."""
+    from rag.jieba_dict import load
 
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba
+    return load()
 
 
 def words(text: str) -> list[str]:

@@ -7,19 +7,22 @@ them to Gradio components and `launch` starts the server with the safety setting
 
 from __future__ import annotations
 
+import filecmp
 import inspect
 import logging
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from rag.config import PARTIAL_UPLOAD_SECONDS
 from rag.errors import InputError, RagError
-from rag.load import SUFFIXES, SkippedFile, read_document, size_text
+from rag.load import SUFFIXES, Budget, SkippedFile, read_document, size_text
 from rag.schema import Answer
 from rag.ui_render import (
     CSS,
@@ -46,7 +49,10 @@ log = logging.getLogger("rag.ui")
 MODES = ("hybrid", "dense", "bm25")
 CONCURRENCY = 4  # questions answered at once; the rest wait in the queue
 QUEUE_SIZE = 100
-INSTALL_HINT = "The web UI needs gradio: pip install 'rag-cited[ui]'"
+INSTALL_HINT = (
+    "The web UI needs gradio, which is installed with rag-cited but missing here: "
+    "pip install 'gradio>=6,<7' (or reinstall rag-cited)"
+)
 EMPTY_HINT = "Type a question first — or click one of the examples below."
 Message = dict[str, Any]
 Turn = dict[str, str]
@@ -71,6 +77,22 @@ def mode_label(assistant: Assistant) -> str:
     if llm is None:
         return "Extractive · offline, quotes the documents"
     return f"LLM · {getattr(llm, 'model', 'configured model')}"
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    return a.stat().st_size == b.stat().st_size and filecmp.cmp(a, b, shallow=False)
+
+
+def upload_target(folder: Path, upload: Path, tries: int = 1000) -> Path:
+    """Where an upload is kept: under its own name, unless a different file of that name is there
+    already (then "name (2).ext", "name (3).ext", …: both documents stay, each with its own name).
+    The same file uploaded again goes where it went before, so it is recognised as unchanged."""
+    stem, suffix = upload.stem, upload.suffix
+    for n in range(1, tries + 1):
+        target = folder / (upload.name if n == 1 else f"{stem} ({n}){suffix}")
+        if not target.exists() or _same_bytes(target, upload):
+            return target
+    raise InputError(f"There are already {tries} different uploads named {upload.name!r}: rename the file.")
 
 
 class ChatHandlers:
@@ -158,7 +180,9 @@ class ChatHandlers:
             kind = path.suffix or "(no extension)"
             return f"unsupported file type {kind}; supported: {', '.join(SUFFIXES)}"
         try:  # reads nothing of a file over the size limit
-            read_document(path, max_bytes=self.assistant.settings.max_file_bytes)
+            settings = self.assistant.settings
+            budget = Budget(settings.max_file_seconds, settings.max_document_chars)
+            read_document(path, max_bytes=settings.max_file_bytes, budget=budget.start())
         except SkippedFile as exc:
             return str(exc)
         return ""
@@ -184,7 +208,7 @@ class ChatHandlers:
                     self.upload_dir.mkdir(parents=True, exist_ok=True)
                     targets = []
                     for path in accepted:
-                        target = self.upload_dir / path.name
+                        target = upload_target(self.upload_dir, path)
                         shutil.copyfile(path, target)
                         targets.append(target)
                     progress((0, len(targets)), desc=f"Indexing {len(targets)} file(s)")
@@ -200,8 +224,10 @@ class ChatHandlers:
         return render_upload(report, refused), self.documents_html(), None
 
     def _discard(self, paths: list[Path]) -> None:
-        """Delete Gradio's temporary copies of the uploads (never anything outside its folder)."""
+        """Delete Gradio's temporary copies of the uploads (never anything outside its folder), and
+        what uploads cut off before they were complete left there."""
         temp = Path(os.environ.get("GRADIO_TEMP_DIR") or "/nonexistent").resolve()
+        discard_partial_uploads(temp)
         for path in paths:
             try:
                 if path.resolve().is_relative_to(temp):
@@ -210,6 +236,25 @@ class ChatHandlers:
                         path.parent.rmdir()
             except OSError:
                 pass
+
+
+def discard_partial_uploads(temp: Path, older_than: float = PARTIAL_UPLOAD_SECONDS) -> list[Path]:
+    """Delete the files uploads that were cut off (refused, or the client went away) left in Gradio's
+    temporary folder: Gradio writes each upload to a `tmp…` file there and moves it into a folder of
+    its own once complete. Only those not written for `older_than` seconds: an upload may still be
+    arriving. Returns what was deleted."""
+    gone: list[Path] = []
+    if not temp.is_dir():
+        return gone
+    now = time.time()
+    for path in temp.glob("tmp*"):
+        try:
+            if path.is_file() and not path.is_symlink() and now - path.stat().st_mtime >= older_than:
+                path.unlink()
+                gone.append(path)
+        except OSError:
+            pass
+    return gone
 
 
 def import_gradio(home: Path) -> ModuleType:
@@ -242,6 +287,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             with gr.Tab("Chat", id="chat"):
                 chatbot = gr.Chatbot(
                     label="Conversation",
+                    show_label=False,  # a floating label would cover the top message
                     elem_id="rag-chat",
                     height=560,
                     latex_delimiters=[],
@@ -262,7 +308,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 status = gr.HTML("", elem_id="rag-status")
                 turns = gr.State([])
                 with gr.Row():
-                    gr.Examples([[q] for q in EXAMPLES], inputs=[message], label="Examples")
+                    examples = gr.Examples([[q] for q in EXAMPLES], inputs=[message], label="Examples")
                 with gr.Accordion("Settings", open=False):
                     top_k = gr.Slider(
                         1,
@@ -285,12 +331,11 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 add = gr.Button("Add to the knowledge base", variant="primary")
                 result = gr.HTML(elem_id="rag-upload-result")
 
-        message.submit(
-            h.respond,
-            [message, chatbot, turns, top_k, mode],
-            [message, chatbot, turns, status],
-            api_name="ask",
-            show_progress="hidden",
+        ask_inputs, ask_outputs = [message, chatbot, turns, top_k, mode], [message, chatbot, turns, status]
+        message.submit(h.respond, ask_inputs, ask_outputs, api_name="ask", show_progress="hidden")
+        # clicking an example asks it (the click first puts it in the box)
+        examples.load_input_event.then(
+            h.respond, ask_inputs, ask_outputs, show_progress="hidden", api_visibility="private"
         )
         add.click(on_upload, [files], [result, docs, files], api_name="upload", concurrency_limit=1)
         docs_tab.select(h.documents_html, None, docs, api_name="documents", queue=False)
@@ -315,6 +360,8 @@ def _blocked_paths(home: Path) -> list[str]:
 def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> str:
     """Start the server (no share link, uploads capped, only Gradio's own files served); its URL."""
     home = getattr(app, "rag_home", None)
+    if home:
+        discard_partial_uploads((Path(home) / "ui-tmp").resolve())  # left by an earlier run
     _, url, _ = app.launch(
         server_name=host,
         server_port=port,

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from rag.formats import describe_span
 from rag.schema import Answer, Citation, IngestReport
 from rag.store import DocumentInfo
+from rag.titles import display_title
 
 # Characters that markdown, KaTeX or gr.HTML's template engine could act on, made inert as entities
 # (html.escape already covers & < > " ', and its output uses only `&`, `#`, `;` and letters).
@@ -76,12 +77,23 @@ def _status(c: Citation, mode: str) -> str:
     return " " + " ".join(parts)
 
 
+def _title(title: str, source: str) -> str:
+    """The document's title, and its file name under it when they differ."""
+    title = display_title(title, source)
+    named = f'<span class="rag-doc-title">{esc(title)}</span>' if title != source else ""
+    return f'{named}<span class="rag-file">{esc(source)}</span>'
+
+
+def _short(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _source(c: Citation, message_id: str, mode: str) -> str:
     ident = anchor(message_id, c.number)
     return (
         f'<div class="rag-source" id="{ident}">'
         f'<div class="rag-source-head"><span class="rag-num">[{c.number}]</span> '
-        f'<span class="rag-file">{esc(c.source)}</span> '
+        f"{_title(getattr(c, 'title', ''), c.source)} "
         f'<span class="rag-lines">{_span(c)}</span>{_status(c, mode)}</div>'
         f'<div class="rag-passage">{_marked_passage(c)}</div></div>'
     )
@@ -125,16 +137,17 @@ def render_answer(answer: Answer, message_id: str) -> str:
         parts.append(f'<div class="rag-text">{_link_markers(answer.text, message_id, numbers)}</div>')
     standalone = str(getattr(answer, "standalone", "") or "")
     if standalone and standalone.strip() != answer.question.strip():
-        parts.append(f'<div class="rag-hint">Understood as: {esc(standalone)}</div>')
+        # the model's rewrite reads as a question; the offline one is only search words
+        llm = answer.mode == "llm"
+        read = f"Understood as: {standalone}" if llm else "Read together with your previous question."
+        parts.append(f'<div class="rag-hint">{esc(read)}</div>')
     if answer.notice:
         parts.append(f'<div class="rag-notice">⚠ {esc(answer.notice)}</div>')
     if answer.citations:
         mode = "LLM" if answer.mode == "llm" else "extractive"
         sources = "".join(_source(c, message_id, answer.mode) for c in answer.citations)
-        files = ", ".join(
-            f'<span class="rag-file">{esc(f)}</span>'
-            for f in dict.fromkeys(c.source for c in answer.citations)
-        )
+        titles = dict.fromkeys(display_title(getattr(c, "title", ""), c.source) for c in answer.citations)
+        files = ", ".join(f'<span class="rag-doc-title">{esc(_short(t))}</span>' for t in titles)
         parts.append(
             f'<details class="rag-sources">'
             f"<summary>Sources ({len(answer.citations)}) · {mode} · {files}</summary>{sources}</details>"
@@ -181,12 +194,13 @@ def render_documents(docs: Sequence[DocumentInfo]) -> str:
     if not docs:
         return '<div class="rag-status">The knowledge base is empty: upload documents below.</div>'
     rows = "".join(
-        f'<tr><td class="rag-file">{esc(d.source)}</td><td class="rag-count">{d.chunks}</td></tr>'
+        f'<tr><td class="rag-doc">{_title(getattr(d, "title", ""), d.source)}</td>'
+        f'<td class="rag-count">{d.chunks}</td></tr>'
         for d in docs
     )
     total = sum(d.chunks for d in docs)
     return (
-        '<table class="rag-docs"><thead><tr><th>Document</th><th>Chunks</th></tr></thead>'
+        '<table class="rag-docs"><thead><tr><th>Document</th><th class="rag-count">Chunks</th></tr></thead>'
         f"<tbody>{rows}</tbody><tfoot><tr><td>{len(docs)} documents</td>"
         f'<td class="rag-count">{total}</td></tr></tfoot></table>'
     )
@@ -224,7 +238,9 @@ CSS = """
 .rag-source.rag-flash { background: var(--color-accent-soft); border-left-color: var(--color-accent); }
 .rag-source-head { font-size: 0.88em; color: var(--body-text-color-subdued); margin-bottom: 4px; }
 .rag-num { font-weight: 700; color: var(--color-accent); }
-.rag-file { font-family: var(--font-mono); word-break: break-all; }
+.rag-doc-title { font-weight: 600; color: var(--body-text-color); margin-right: 6px; }
+.rag-file { font-family: var(--font-mono); font-size: 0.9em; overflow-wrap: anywhere; }
+.rag-docs .rag-doc-title { display: block; margin-right: 0; }
 .rag-passage { font-size: 0.92em; line-height: 1.6; max-height: 16em; overflow-y: auto; }
 .rag-passage mark, mark.rag-quote { background: #fde68a; color: #1f2937; padding: 0 2px; border-radius: 2px; }
 .rag-ok { color: #15803d; } .rag-bad { color: #b91c1c; } .rag-inferred { color: #a16207; }
@@ -240,7 +256,8 @@ CSS = """
 .rag-docs th, .rag-docs td { text-align: left; padding: 4px 8px; border: none !important;
   border-bottom: 1px solid var(--border-color-primary) !important; }
 .rag-docs tfoot td { font-weight: 600; }
-.rag-docs .rag-count { text-align: right; }
+.rag-docs .rag-count, .rag-docs th.rag-count { text-align: right !important; width: 6em;
+  font-variant-numeric: tabular-nums; }
 """
 
 # Clicking a marker opens that message's sources block, scrolls to the citation and flashes it.

@@ -83,6 +83,8 @@ class Reply:
     * ``error_message`` -- message of the error JSON; empty means a status-specific default.
     * ``headers`` -- extra response headers (override defaults), e.g. ``{"retry-after": "1"}``.
     * ``finish_reason`` / ``error_type`` / ``error_code`` -- optional overrides.
+    * ``keepalive`` -- (streaming) this many SSE comment lines (``: keep-alive``), ``chunk_delay``
+      apart, before the first event: bytes that keep a read timeout from firing.
     """
 
     text: str = ""
@@ -95,6 +97,7 @@ class Reply:
     finish_reason: str = "stop"
     error_type: str | None = None
     error_code: str | None = None
+    keepalive: int = 0
 
 
 class _Abort(Exception):
@@ -598,6 +601,9 @@ class _Handler(BaseHTTPRequestHandler):
 
         extra = {"cache-control": "no-cache", **reply.headers}
         self._start(reply.status, "text/event-stream; charset=utf-8", extra, None)
+        for _ in range(reply.keepalive):
+            llm._sleep(reply.chunk_delay)
+            self._write_chunk(b": keep-alive\n\n")
         for i, event in enumerate(events):
             if i:
                 llm._sleep(reply.chunk_delay)

@@ -123,7 +123,7 @@ def test_question_streams_an_answer_whose_citation_opens_the_highlighted_sentenc
     assert re.search(r"25\s*艾", answer.locator(".rag-text").inner_text())
     marker = answer.locator("a.rag-cite").first
     assert marker.inner_text() == "[1]" and marker.is_visible()
-    assert "002_76ca57ada4fcd65d.txt" in answer.inner_text()
+    assert "黄仁勋日本峰会主题演讲" in answer.inner_text()  # the source's title, not its file name
     mark = answer.locator("mark.rag-quote").first
     assert not mark.is_visible()  # sources start folded
     marker.click()
@@ -164,4 +164,82 @@ def test_script_in_an_uploaded_document_is_shown_as_text_and_never_runs(
     shot = tmp_path / "hostile.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"\nscreenshot: {shot}")
+    assert dialogs == []
+
+
+def _shots(tmp_path: Path) -> Path:
+    """Where screenshots go: docs/ when RAG_SCREENSHOTS=1 (to refresh the ones shipped), else tmp."""
+    if os.environ.get("RAG_SCREENSHOTS") == "1":
+        return Path(__file__).resolve().parent.parent / "docs"
+    return tmp_path
+
+
+def _text_right(locator: Any) -> float:
+    """The right edge of an element's text (not of its box)."""
+    return float(
+        locator.evaluate(
+            "el => { const r = document.createRange(); r.selectNodeContents(el);"
+            " return r.getBoundingClientRect().right; }"
+        )
+    )
+
+
+def test_clicking_an_example_asks_it_and_nothing_covers_the_first_message(
+    page: Any, dialogs: list[str], tmp_path: Path
+) -> None:
+    assert page.locator("#rag-chat").get_by_text("Conversation", exact=True).count() == 0  # no floating label
+    page.get_by_text(EXAMPLES[1], exact=True).first.click()
+    answer = page.locator("#rag-chat .rag-final").first
+    answer.wait_for(timeout=60_000)
+    question = page.locator("#rag-chat .rag-question").first
+    assert question.inner_text().strip() == EXAMPLES[1]
+    top = question.evaluate(  # the element drawn at the middle of the first message is the message
+        "el => { const r = el.getBoundingClientRect();"
+        " const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);"
+        " return !!hit && (el.contains(hit) || hit.contains(el)); }"
+    )
+    assert top
+    answer.locator("a.rag-cite").first.click()
+    answer.locator("mark.rag-quote").first.wait_for(state="visible")
+    page.locator("#rag-chat .rag-question").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(_shots(tmp_path) / "ui-desktop.png"))
+    assert dialogs == []
+
+
+def test_documents_tab_lists_titles_with_aligned_chunk_counts(page: Any) -> None:
+    page.get_by_role("tab", name="Documents").click()
+    table = page.locator("#rag-docs table.rag-docs")
+    table.wait_for(timeout=10_000)
+    assert "全程图文｜黄仁勋日本峰会主题演讲" in table.inner_text()
+    assert "002_76ca57ada4fcd65d.txt" in table.inner_text()
+    header = table.locator("th.rag-count")
+    first = table.locator("tbody td.rag-count").first
+    assert abs(_text_right(header) - _text_right(first)) <= 2  # "Chunks" over its numbers
+
+
+def test_the_page_fits_a_phone_screen(browser: Any, site: str, dialogs: list[str], tmp_path: Path) -> None:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+    )
+    page = context.new_page()
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        page.goto(site)
+        box = page.locator("#rag-input textarea")
+        box.wait_for()
+        box.fill(EXAMPLES[0])
+        box.press("Enter")
+        answer = page.locator("#rag-chat .rag-final").first
+        answer.wait_for(timeout=60_000)
+        answer.locator("a.rag-cite").first.click()
+        answer.locator("mark.rag-quote").first.wait_for(state="visible")
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+        page.screenshot(path=str(_shots(tmp_path) / "ui-phone.png"))
+    finally:
+        context.close()
     assert dialogs == []

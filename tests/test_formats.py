@@ -245,14 +245,14 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_is_cited(
     (folder / "locked.txt").write_text("永远读不到的内容。", encoding="utf-8")
     (folder / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog")
     (folder / "broken.docx").write_bytes(b"PK\x05\x06" + bytes(18))
-    real_read = Path.read_bytes
+    real_open = os.open
 
-    def read_bytes(self: Path) -> bytes:
-        if self.name == "locked.txt":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read(self)
+    def open_file(path: str | Path, flags: int, *args: int, **kwargs: object) -> int:
+        if Path(path).name == "locked.txt":  # tests run as root too: chmod would not lock it
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", open_file)
     assistant = Assistant(fresh_settings, bundled=False, show_progress=False)  # type: ignore[arg-type]
     report = assistant.ingest([folder])
     assert sorted(report.added) == ["news.html", "report.docx"]

@@ -18,7 +18,7 @@ from llm_server import Reply, ScriptedLLM
 
 from rag import Answer, Assistant, Settings
 from rag.answer.extractive import ABSTAIN_EN, ABSTAIN_ZH
-from rag.answer.llm import fit_passages
+from rag.answer.llm import fit_passages, gate_bar, retrieval_signal
 from rag.config import LLMSettings
 from rag.errors import InputError
 
@@ -159,15 +159,36 @@ def test_a_not_in_the_passages_reply_abstains(assistant: Assistant, llm: Scripte
     assert answer.abstained and answer.text == ABSTAIN_ZH and answer.citations == [] and answer.mode == "llm"
 
 
-def test_an_unanswerable_question_abstains_without_calling_the_model(
+def test_an_unanswerable_question_is_stopped_by_retrieval_or_by_the_model(
     assistant: Assistant, llm: ScriptedLLM
 ) -> None:
+    """Questions retrieval finds nothing for never reach the model; the others do, and the model's
+    "not in the passages" (the prompt's rule 4) makes the answer an abstention."""
     a = make(assistant, llm)
-    cases = (("法国的首都是哪里？", ABSTAIN_ZH), ("What is the boiling point of ethanol?", ABSTAIN_EN))
-    for question, text in cases:
+    cases = (
+        ("法国的首都是哪里？", ABSTAIN_ZH, "资料中没有找到这个问题的答案。"),
+        ("What is the boiling point of ethanol?", ABSTAIN_EN, "The documents do not answer this question."),
+    )
+    for question, text, reply in cases:
+        llm.clear()
+        llm.script(reply)
+        signal = retrieval_signal(a.retrieve(question, k=8))
         answer = a.ask(question)
         assert answer.abstained and answer.text == text and answer.citations == []
-    assert llm.requests == []
+        assert bool(llm.requests) == (signal >= gate_bar()), (question, signal)
+
+
+def test_the_gate_lets_an_answerable_question_through_on_retrieval_alone(
+    assistant: Assistant, llm: ScriptedLLM
+) -> None:
+    """No answerer rule decides whether the model is asked: a question the offline answerer would
+    decline still reaches the model when retrieval finds passages above the bar."""
+    a = make(assistant, llm)
+    question = "In which city did Jensen Huang give his CES 2026 keynote?"
+    assert retrieval_signal(a.retrieve(question, k=8)) >= gate_bar()
+    llm.script("The documents do not answer this question.")
+    a.ask(question)
+    assert len(llm.requests) == 1
 
 
 # -- failures --------------------------------------------------------------------------------------
@@ -432,8 +453,15 @@ def test_eval_scores_the_llm_answerer_when_one_is_configured(assistant: Assistan
     question = "软银和英伟达在日本建设的AI工厂有多少算力？"
     n = number_of(smart, question, "25艾字节")
     llm.default = Reply(text=f"这座AI工厂将拥有25艾字节的AI算力[{n}]。")
-    item = EvalItem("x1", question, "zh", True, [[r"25\s*艾"]], ["002_76ca57ada4fcd65d.txt"],
-                    ["建成后，它将拥有25艾字节AI算力"])
+    item = EvalItem(
+        "x1",
+        question,
+        "zh",
+        True,
+        [[r"25\s*艾"]],
+        ["002_76ca57ada4fcd65d.txt"],
+        ["建成后，它将拥有25艾字节AI算力"],
+    )
     assert config_names(smart, None) == ["hybrid", "dense", "bm25", "llamaindex", "llm"]
     assert config_names(assistant, None) == ["hybrid", "dense", "bm25", "llamaindex"]
     result = run_eval(smart, [item], configs=["hybrid", "llm"])

@@ -10,13 +10,13 @@ from unittest.mock import patch
 import pytest
 
 from rag import Assistant
-from rag.answer.evidence import Name, Sentence, question_names
+from rag.answer.evidence import Name, question_names
 from rag.answer.expectation import expectation
-from rag.answer.extractive import ExtractiveAnswerer, Scored
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.features import FEATURES
 from rag.clean import fold
 from rag.crosslingual import LEXICON_FILE, Gloss, Lexicon, build_table, chinese_amounts, lemmas
 from rag.retrieve import KeywordIndex
-from rag.schema import Passage
 from rag.tokens import tokenize
 
 
@@ -58,22 +58,15 @@ def test_a_word_before_an_honorific_is_a_persons_name() -> None:
     assert question_names("这位先生是谁？") == []
 
 
-def _scored(source: str, names: list[Name]) -> Scored:
-    passage = Passage(id="p", source=source, text="它的带宽是每秒8TB。", score=1.0, start_line=1, end_line=1)
-    sentence = Sentence(passage, 0, 1, passage.text, passage.text.lower())
-    return Scored(sentence, 1.0, 0.99, 1.0, True, names=tuple(names))
-
-
 def test_an_answer_must_come_from_a_document_that_speaks_of_every_name() -> None:
     held = {"vera": frozenset({"ces.md"}), "rubin": frozenset({"ces.md"}), "华为": frozenset()}
     answerer = ExtractiveAnswerer(lambda t: 1.0, documents_with=lambda w: held.get(w, frozenset()))
     rubin = Name(("vera", "rubin"), False)
-    assert answerer.speaks_of(_scored("ces.md", [rubin]))
-    assert not answerer.speaks_of(_scored("tokyo.md", [rubin]))  # another GPU's figure
-    assert not answerer.speaks_of(_scored("ces.md", [Name(("华为",), True)]))  # no document's name
-    assert answerer.speaks_of(_scored("ces.md", [Name(("sega",), False)]))  # maybe just untranslated
-    assert not answerer.supported("What is the bandwidth of a Vera Rubin GPU?", _scored("tokyo.md", [rubin]))
-    assert ExtractiveAnswerer(lambda t: 1.0).speaks_of(_scored("tokyo.md", [rubin]))  # nothing to ask
+    assert answerer.speaks_of(rubin, "ces.md")
+    assert not answerer.speaks_of(rubin, "tokyo.md")  # another GPU's figure
+    assert not answerer.speaks_of(Name(("华为",), True), "ces.md")  # no document's name
+    assert answerer.speaks_of(Name(("sega",), False), "ces.md")  # maybe just untranslated
+    assert ExtractiveAnswerer(lambda t: 1.0).speaks_of(rubin, "tokyo.md")  # nothing to ask
 
 
 def test_the_chunks_holding_a_word_as_a_token_or_as_its_bigrams() -> None:
@@ -131,13 +124,11 @@ def test_a_chinese_name_is_also_found_in_its_english_form() -> None:
 
     answerer = ExtractiveAnswerer(lambda t: 1.0, documents_with=documents_with, english=english)
     # the keynote writes "Siemens": it speaks of the company the question writes 西门子
-    assert answerer.speaks_of(_scored("ces.md", [siemens]))
-    assert not ExtractiveAnswerer(lambda t: 1.0, documents_with=documents_with).speaks_of(
-        _scored("ces.md", [siemens])
-    )
-    assert not answerer.speaks_of(_scored("tokyo.md", [siemens]))  # neither form there
+    assert answerer.speaks_of(siemens, "ces.md")
+    assert not ExtractiveAnswerer(lambda t: 1.0, documents_with=documents_with).speaks_of(siemens, "ces.md")
+    assert not answerer.speaks_of(siemens, "tokyo.md")  # neither form there
     looked_up.clear()
-    assert answerer.speaks_of(_scored("milken.md", [siemens]))
+    assert answerer.speaks_of(siemens, "milken.md")
     assert looked_up == []  # the name as written is there: no dictionary needed
 
 
@@ -299,15 +290,11 @@ def test_the_documents_that_hold_a_word(two_products: Assistant) -> None:
 
 
 @pytest.mark.parametrize("question", ["Orion处理器的内存带宽是多少？", "华为芯片的内存带宽是多少？"])
-def test_a_figure_of_another_product_does_not_answer(two_products: Assistant, question: str) -> None:
-    answer = two_products.ask(question)
-    assert answer.abstained, answer.text
-    check, two_products.extractive.documents_with = two_products.extractive.documents_with, None
-    try:  # without the check, the chip's bandwidth would be quoted
-        unchecked = two_products.ask(question)
-    finally:
-        two_products.extractive.documents_with = check
-    assert not unchecked.abstained and unchecked.citations[0].source == "chip.md"
+def test_the_answer_model_sees_a_figure_of_another_product(two_products: Assistant, question: str) -> None:
+    # no hard gate: that the chip's document does not speak of the name is a feature of its candidates
+    parts = two_products.extractive.evidence(question, two_products.retrieve(question))
+    rows = {c.first.passage.source: r for c, r in zip(parts[0].candidates, parts[0].rows)}
+    assert rows["chip.md"][FEATURES.index("names_document")] == 0
 
 
 def test_a_figure_of_the_product_named_answers(two_products: Assistant) -> None:

@@ -1,12 +1,12 @@
-"""Citation checks after generation: markers, sentences, numbers and key terms against the cited passages.
+"""Citation checks after generation: markers, sentences, and each sentence against the passages.
 
-Pure functions, no model and no I/O. An answer sentence is supported when every quantity it states
-occurs in a passage it cites (unit-aware: 1 吉瓦 = 1 GW = 1,000 MW, 25 艾 = 25 exa, 600 亿 = 60
-billion) and at least half of its key terms (Chinese words of the folded text, Latin words and names)
-occur there too. A term written in a script the passage does not use (an English word against a
-Chinese passage) counts only when found, so translated answers are checked on their numbers, names
-and the original terms the prompt asks the model to keep. Passage sentences that read as
-instructions to the model ("忽略你之前的指令", "ignore your instructions") are never evidence.
+Pure functions, no I/O but the shipped model file. For every sentence of an answer and every passage,
+a fitted logistic regression (rag.answer.claims) gives the probability that the passage supports the
+sentence, from what the sentence claims: its figures with their units and what they count (unit-aware
+and in words: 1 吉瓦 = 1 GW = 1,000 MW, 600亿美元 = $60 billion, 六十), its names, its content words
+in the passage's script or through the dictionary. A sentence is kept when some passage supports it;
+its citations are repaired to the passages that do. Passage sentences that read as instructions to
+the model ("忽略你之前的指令", "ignore your instructions") are never evidence.
 """
 
 from __future__ import annotations
@@ -14,32 +14,24 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from rag.answer.evidence import Sentence, split_passages
-from rag.answer.quantities import UNIT_WORD, Quantity, found_quantity, quantities
-from rag.clean import fold
+from rag.answer.claims import ClaimFacts, PassageFacts, features, model, quick_fold
+from rag.answer.quantities import found_quantity
 from rag.schema import Citation, Passage
-from rag.tokens import is_chinese, words
-
-SUPPORT = 0.5  # share of a sentence's checkable key terms that must occur in its cited passages
+from rag.tokens import sentences
 
 _MARKER = re.compile(
     r"[ \t]*[\[【［]\s*(?:(?:passages?|sources?|资料|段落|来源)\s*)?"
     r"(\d{1,3}(?:\s*(?:[,，、;；]|[-–~～])\s*(?:(?:passages?|sources?|资料|段落)\s*)?\d{1,3})*)\s*[\]】］]",
     re.IGNORECASE,
 )
-_BOUNDARY = re.compile(
-    r"(?:[。！？!?；;]+|…+|\.(?=\s|$|[\[【［\u4e00-\u9fff]))[”’」』\"')）]*|\n"
-)
+_BOUNDARY = re.compile(r"(?:[。！？!?；;]+|…+|\.(?=\s|$|[\[【［\u4e00-\u9fff]))[”’」』\"')）]*|\n")
+EVIDENCE_CACHE = 1024  # passages whose evidence is kept between answers
 _LIST_NUMBER = re.compile(r"^\s*(?:\d{1,2}|[a-z])[.)]\s*$", re.IGNORECASE)
 
-# -- key terms and passage evidence ----------------------------------------------------------------
+# -- passages as evidence --------------------------------------------------------------------------
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-_IGNORED = frozenset(
-    {"资料", "段落", "文档", "来源", "提及", "表示", "指出", "passage", "passages", "document", "documents"}
-    | {"source", "sources", "according", "mentioned", "mentions", "states", "stated", "says", "said", "also"}
-)
 _INSTRUCTION = re.compile(
     r"(忽略|无视|不要理会|忘记|忘掉)(你|您|之前|以上|上面|前面|所有|全部|一切|系统)*.{0,6}(指令|指示|规则|要求|提示|设定)"
     r"|(只|仅)(需|要)?(回复|回答|输出)(\s*[:：“\"「]|\s*[a-z0-9])|你现在是|系统提示词?[:：]|(泄露|输出)(你的)?(系统)?提示词"
@@ -49,107 +41,186 @@ _INSTRUCTION = re.compile(
     r"|\byou are now\b|\bsystem prompt\b|\bnew instructions\b",
     re.IGNORECASE,
 )
+_SENTENCE_END = tuple('。！？!?.;；:：”"』」)）')
+
+
+# A sentence that speaks of the reply itself and says what it must be is addressed to whoever
+# answers, however it is worded: a word for the reply, and a word that binds or overrides.
+REPLY_WORD = re.compile(
+    r"\b(respon(se|ses|d|ds)|repl(y|ies)|answers?|outputs?|assistants?|chatbots?)\b"
+    r"|回答|回复|回应|答复|答案|输出|助手"
+)
+_BINDING_WORD = re.compile(
+    r"\b(must|shall|has to|have to|needs? to|is to|are to|always|whatever|regardless|no matter|"
+    r"ignore|disregard|override|obey|mandatory)\b"
+    r"|必须|务必|一律|只能|只许|只准|不管|无论|不论|忽略|无视|应当|一定要|改为"
+)
+_ANY_QUESTION = re.compile(
+    r"\b(whatever|no matter what|regardless of (what|which|the))\b.{0,30}\b(question|asked|asks|query|user)\b"
+    r"|(不管|无论|不论).{0,10}(问题|问什么|提问|怎么问|用户)"
+)
 
 
 def is_instruction(folded: str) -> bool:
-    """The passage sentence addresses the model (a planted instruction), so it is data, not evidence."""
-    return bool(_INSTRUCTION.search(folded))
+    """The passage sentence addresses the model (a planted instruction), so it is data, not evidence:
+    a known instruction phrase, a rule for any question ("whatever the question is, …"), or a
+    sentence that speaks of the reply and binds it ("the whole response must be …", "回答一律写…")."""
+    if _INSTRUCTION.search(folded) or _ANY_QUESTION.search(folded):
+        return True
+    return bool(REPLY_WORD.search(folded) and _BINDING_WORD.search(folded))
 
 
-def key_terms(folded: str) -> list[str]:
-    """Content words of a folded sentence: Chinese words of two or more characters, Latin words;
-    numbers and units are left to `quantities`."""
-    out: list[str] = []
-    for w in words(folded):
-        if w in _IGNORED or w in out or w[0].isdigit() or UNIT_WORD.match(w):
-            continue
-        if (len(w) == 1 and not w.isascii()) or (w.isascii() and len(w) < 2):
-            continue
-        out.append(w)
+@dataclass
+class Sentence:
+    """A sentence of a passage with the file line it starts on."""
+
+    text: str
+    folded: str
+    line: int
+
+
+def passage_sentences(passage: Passage) -> list[Sentence]:
+    """The passage's sentences; a line that does not end a sentence runs on into the next one."""
+    lines = passage.text.split("\n")
+    numbers = list(passage.line_numbers) if len(passage.line_numbers) == len(lines) else []
+    paragraphs: list[tuple[int, str]] = []
+    for k, line in enumerate(lines):
+        number = numbers[k] if numbers else passage.start_line + k
+        if (
+            paragraphs
+            and paragraphs[-1][1]
+            and not paragraphs[-1][1].rstrip().endswith(_SENTENCE_END)
+            and line
+        ):
+            glue = " " if paragraphs[-1][1][-1:].isascii() and line[:1].isascii() else ""
+            paragraphs[-1] = (paragraphs[-1][0], paragraphs[-1][1] + glue + line)
+        else:
+            paragraphs.append((number, line))
+    out: list[Sentence] = []
+    for n, text in paragraphs:
+        raw = _sentences(text)
+        folded = _sentences(quick_fold(text))  # one fold per paragraph: folding is the costly part
+        if len(folded) != len(raw):
+            folded = [quick_fold(s) for s in raw]
+        out += [Sentence(s, f, n) for s, f in zip(raw, folded, strict=True)]
     return out
 
 
-def _latin_in(term: str, folded: str) -> bool:
-    stem = term if len(term) <= 4 else term[: max(4, len(term) - 3)]
-    return re.search(rf"(?<![a-z0-9]){re.escape(stem)}", folded) is not None
+_LATIN_END = re.compile(r"(?<=[A-Za-z0-9)\"”’\u4e00-\u9fff]{2}[.!?])\s+(?=[A-Za-z0-9\"“(])")
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences of a paragraph: at Chinese and Western end marks (a full stop before a space and a
+    capital or a digit, as English text writes it)."""
+    return [part.strip() for s in sentences(text) for part in _LATIN_END.split(s) if part.strip()]
 
 
 @dataclass
 class Evidence:
-    """What a passage can support: its non-instruction sentences, folded text and quantities."""
+    """What a passage can support: its sentences that are not instructions, and their facts."""
 
     passage: Passage
     sentences: list[Sentence]
-    folded: str
-    quantities: list[Quantity]
-    han: bool
-    latin: bool
+    facts: PassageFacts
+    _each: list[PassageFacts] | None = None
+    planted: list[str] = field(default_factory=list)  # folded sentences addressed to the model
 
     @classmethod
     def of(cls, passage: Passage) -> Evidence:
-        sents = [s for s in split_passages([passage]) if not is_instruction(s.folded)]
-        folded = "\n".join(s.folded for s in sents)
-        qs = [q for s in sents for q in quantities(s.folded)]
-        return cls(passage, sents, folded, qs, bool(_HAN.search(folded)), not is_chinese(folded))
+        key = (passage.text, passage.start_line, tuple(passage.line_numbers))
+        found = _evidence(key)
+        return cls(passage, found.sentences, found.facts, found._each, found.planted)
 
-    def has(self, term: str, folded: str | None = None) -> bool:
-        text = self.folded if folded is None else folded
-        return term in text if _HAN.search(term) else _latin_in(term, text)
+    def each(self) -> list[PassageFacts]:
+        """The facts of each sentence on its own (to pick the quote)."""
+        if self._each is None:
+            self._each = [PassageFacts.of([s.folded]) for s in self.sentences]
+        return self._each
 
-    def checks(self, term: str) -> bool:
-        """A missing term counts against the sentence only when the passage writes in its script."""
-        return self.han if _HAN.search(term) else self.latin
+
+@lru_cache(maxsize=EVIDENCE_CACHE)
+def _evidence(key: tuple[str, int, tuple[int, ...]]) -> Evidence:
+    """Evidence by passage text and lines: the same passages come back question after question."""
+    text, start, lines = key
+    passage = Passage("", "", text, 0.0, start, start, lines)
+    every = passage_sentences(passage)
+    kept = [s for s in every if not is_instruction(s.folded)]
+    planted = [s.folded for s in every if s not in kept]
+    return Evidence(passage, kept, PassageFacts.of([s.folded for s in kept]), planted=planted)
 
 
 @dataclass
 class Claim:
-    """An answer sentence with the quantities and terms it asserts (None from `of` when it has none)."""
+    """An answer sentence with what it asserts (None from `of` when it has nothing to check)."""
 
     text: str
-    quantities: list[Quantity]
-    terms: list[str]
+    facts: ClaimFacts
 
     @classmethod
     def of(cls, text: str) -> Claim | None:
-        folded = fold(text)
-        claim = cls(text.strip(), quantities(folded), key_terms(folded))
-        return claim if claim.quantities or claim.terms else None
+        stripped = text.strip()
+        if not re.search(r"[\w\u4e00-\u9fff]", stripped) or _LIST_NUMBER.match(stripped):
+            return None
+        facts = ClaimFacts.of(stripped)
+        if not (facts.figures or facts.han_terms or facts.latin_terms or facts.names):
+            return None  # "是的。", "OK.": nothing to check
+        return cls(stripped, facts)
 
 
 @dataclass
 class Check:
-    """Whether a claim holds in a set of passages, and the evidence each passage contributed."""
+    """How likely each passage supports a claim (index → probability), and which ones do."""
 
-    supported: bool
     scores: dict[int, float]
+    values: dict[int, dict[str, float]]
+    threshold: float
+
+    def supports(self, i: int) -> bool:
+        return self.scores.get(i, 0.0) >= self.threshold
+
+    @property
+    def supporting(self) -> list[int]:
+        """The passages that support the claim, most likely first."""
+        return sorted((i for i in self.scores if self.supports(i)), key=lambda i: -self.scores[i])
 
 
 def check(claim: Claim, evidence: dict[int, Evidence]) -> Check:
-    """Does the claim hold in these passages (index → evidence)?"""
-    pool = [q for e in evidence.values() for q in e.quantities]
-    missing = [q for q in claim.quantities if not found_quantity(q, pool)]
-    found = [t for t in claim.terms if any(e.has(t) for e in evidence.values())]
-    checkable = [t for t in claim.terms if any(e.checks(t) for e in evidence.values())]
-    denominator = len(set(checkable) | set(found))
-    enough = len(found) >= SUPPORT * denominator if denominator else bool(claim.quantities)
-    scores = {
-        i: 2.0 * sum(found_quantity(q, e.quantities) for q in claim.quantities) + sum(map(e.has, claim.terms))
-        for i, e in evidence.items()
-    }
-    return Check(not missing and enough and bool(found or claim.quantities), scores)
+    """The fitted model's probability that each passage (index → evidence) supports the claim."""
+    fitted = model()
+    values = {i: features(claim.facts, e.facts) for i, e in evidence.items()}
+    return Check({i: fitted.probability(v) for i, v in values.items()}, values, fitted.threshold)
+
+
+def why_not(claim: Claim, evidence: dict[int, Evidence], cited: list[int]) -> str:
+    """Why the passages (the cited ones, else all) do not support the claim, in plain words."""
+    pool = [evidence[i] for i in cited] or list(evidence.values())
+    where = "the cited passages" if cited else "the passages"
+    figures = [
+        q
+        for q, _ in claim.facts.figures
+        if not any(found_quantity(q, [f for f, _, _ in e.facts.figures]) for e in pool)
+    ]
+    if figures:
+        shown = ", ".join(f"{q.raw:g}" for q in figures[:3])
+        plural = len(figures) > 1
+        return f"the figure{'s' if plural else ''} {shown} {'are' if plural else 'is'} not in {where}"
+    names = [
+        n for n in claim.facts.names if not any(e.facts.has(n) or e.facts.has_translation(n) for e in pool)
+    ]
+    if names:
+        return f"{', '.join(names[:3])} {'are' if len(names) > 1 else 'is'} not named in {where}"
+    if not claim.facts.han_terms and not claim.facts.latin_terms and not claim.facts.figures:
+        return "it states nothing that can be checked"
+    return f"{where} do not say this"
 
 
 def best_quote(claim: Claim | None, evidence: Evidence) -> Sentence | None:
     """The passage sentence that best supports the claim (the first one when none does)."""
-
-    def score(s: Sentence) -> float:
-        if claim is None:
-            return 0.0
-        qs = quantities(s.folded)
-        found = sum(found_quantity(q, qs) for q in claim.quantities)
-        return 2.0 * found + sum(evidence.has(t, s.folded) for t in claim.terms)
-
-    return max(evidence.sentences, key=score, default=None)  # max keeps the first of equals
+    if claim is None or not evidence.sentences:
+        return evidence.sentences[0] if evidence.sentences else None
+    fitted = model()
+    scores = [fitted.probability(features(claim.facts, facts)) for facts in evidence.each()]
+    return evidence.sentences[scores.index(max(scores))]  # the first of equals
 
 
 # -- markers and sentences -------------------------------------------------------------------------
@@ -201,9 +272,31 @@ class _Use:
 
     explicit: bool = False  # cited by the model (not only inferred)
     failed: bool = False  # cited by a sentence that did not check out
-    contributed: bool = False  # held evidence for a sentence that did
+    contributed: bool = False  # supports a sentence that did
     quote: Sentence | None = None
     quote_score: float = -1.0
+
+
+@dataclass
+class SentenceCheck:
+    """One sentence of an answer after the check.
+
+    `cited`: the passage numbers it cites as written; `supporting`: the passages (numbered as given)
+    that support it, most likely first; `citations`: those it carries in the checked text (by their
+    given numbers); `supported` is None for a sentence with nothing to check (a list number, a lone
+    mark); `reason` says why an unsupported sentence is not supported.
+    """
+
+    text: str
+    cited: list[int]
+    supported: bool | None
+    supporting: list[int] = field(default_factory=list)
+    citations: list[int] = field(default_factory=list)
+    reason: str = ""
+    repaired: bool = False  # the citation was added or replaced
+    score: float = 0.0  # the best passage's probability of supporting it
+    start: int = 0
+    end: int = 0
 
 
 @dataclass
@@ -216,6 +309,7 @@ class Verified:
     dropped: list[int] = field(default_factory=list)
     claims: int = 0
     supported: int = 0
+    sentences: list[SentenceCheck] = field(default_factory=list)
 
 
 def passage_evidence(passages: Sequence[Passage]) -> dict[int, Evidence]:
@@ -229,18 +323,19 @@ def verify(
     drop_unsupported: bool = False,
     evidence: dict[int, Evidence] | None = None,
 ) -> Verified:
-    """Check every sentence of an answer against the passages it cites ([1] is passages[0]).
+    """Check every sentence of an answer against the passages ([1] is passages[0]).
 
-    Out-of-range markers are dropped; a sentence that cites nothing is checked against its
-    best-matching passage, attached as an inferred citation when it holds some of the sentence's
-    evidence (and, when the model cited nothing at all and nothing matched, the best passage anyway).
-    With `drop_unsupported`, sentences that do not check out are removed from the text (still listed
-    in `unsupported`) and their citations do not count. `evidence` is `passage_evidence(passages)`,
-    when the caller already has it.
+    A sentence is supported when a passage supports it by the fitted model (`rag.answer.claims`).
+    Its citations are repaired: a cited passage that does not support it is taken off, and when
+    none of the cited ones does, the passage that supports it best is attached (as inferred).
+    Out-of-range markers are dropped. With `drop_unsupported`, sentences no passage supports are
+    removed from the text (still listed in `unsupported`); otherwise they stay, with their
+    citations marked unverified. `evidence` is `passage_evidence(passages)`, when the caller
+    already has it.
     """
     evidence = passage_evidence(passages) if evidence is None else evidence
     uses: dict[int, _Use] = {}
-    plan: list[tuple[int, int, list[int], bool]] = []  # sentence span, passage indexes, inferred
+    plan: list[tuple[int, int, list[int], list[int]]] = []  # span, passages kept, passages added
     removed: set[int] = set()  # starts of the sentences taken out
     result = Verified(answer)
     claims: list[Claim] = []
@@ -250,42 +345,55 @@ def verify(
         result.dropped += [n for n in dict.fromkeys(numbers) if n > len(passages) or n < 1]
         cited = [n - 1 for n in dict.fromkeys(numbers) if 1 <= n <= len(passages)]
         claim = Claim.of(strip_markers(piece))
-        inferred = False
-        if claim is not None and not cited and evidence:
-            scores = check(claim, evidence).scores
-            best = max(scores, key=lambda i: scores[i])
-            cited, inferred = ([best], True) if scores[best] > 0 else ([], False)
-        if claim is not None:
-            outcome = check(claim, {i: evidence[i] for i in cited})
-            result.supported += outcome.supported
-            result.unsupported += [] if outcome.supported else [claim.text]
-            if drop_unsupported and not outcome.supported:
+        record = SentenceCheck(piece.strip(), [i + 1 for i in cited], None, start=start, end=end)
+        result.sentences.append(record)
+        if claim is None or not evidence:
+            for i in cited:  # a marker on nothing checkable: kept as written, not verified
+                uses.setdefault(i, _Use()).explicit = True
+            plan.append((start, end, cited, []))
+            continue
+        outcome = check(claim, evidence)
+        kept = [i for i in cited if outcome.supports(i)]
+        added = [] if kept or not outcome.supporting else outcome.supporting[:1]
+        record.supported = bool(kept or added)
+        record.supporting = [i + 1 for i in outcome.supporting]
+        record.score = max(outcome.scores.values(), default=0.0)
+        result.supported += record.supported
+        if not record.supported:
+            record.reason = why_not(claim, evidence, cited)
+            result.unsupported.append(strip_markers(claim.text).strip())
+            if drop_unsupported:
                 removed.add(start)
-                plan.append((start, end, [], False))
+                plan.append((start, end, [], []))
                 continue
-            claims.append(claim)
-        for i in cited:
+            kept = cited
+        record.citations = [i + 1 for i in kept + added]
+        record.repaired = bool(added) or len(kept) < len(cited)
+        claims.append(claim)
+        for i in kept + added:
             use = uses.setdefault(i, _Use())
-            use.explicit |= not inferred
-            if claim is not None:
-                use.failed |= not outcome.supported
-                use.contributed |= outcome.supported and outcome.scores[i] > 0
-                if outcome.scores[i] > use.quote_score:
-                    use.quote, use.quote_score = best_quote(claim, evidence[i]), outcome.scores[i]
-        plan.append((start, end, cited, inferred))
+            use.explicit |= i in kept
+            use.failed |= not record.supported
+            use.contributed |= record.supported
+            if record.supported and outcome.scores[i] > use.quote_score:
+                use.quote, use.quote_score = best_quote(claim, evidence[i]), outcome.scores[i]
+        plan.append((start, end, kept, added))
     result.dropped = list(dict.fromkeys(result.dropped))
     result.claims = len(claims) + (len(result.unsupported) if drop_unsupported else 0)
     if not uses and evidence and claims:
-        # The model cited nothing and no sentence matched: still point at the best passage.
+        # Nothing checked out and nothing was cited: still point at the most likely passage.
         totals = {i: sum(check(c, {i: e}).scores[i] for c in claims) for i, e in evidence.items()}
         best = max(totals, key=lambda i: totals[i])
-        uses[best] = _Use(quote=best_quote(claims[0], evidence[best]))
-        kept = [k for k, (s, e, _, _) in enumerate(plan) if s not in removed]
-        last = max(k for k in kept if Claim.of(strip_markers(answer[plan[k][0] : plan[k][1]])))
-        plan[last] = (plan[last][0], plan[last][1], [best], True)
-    order = list(dict.fromkeys(i for _, _, cited, _ in plan for i in cited))
+        uses[best] = _Use(failed=True)
+        last = max(
+            k
+            for k, (s, _, _, _) in enumerate(plan)
+            if s not in removed and result.sentences[k].supported is not None
+        )
+        plan[last] = (plan[last][0], plan[last][1], [], [best])
+    order = list(dict.fromkeys(i for _, _, kept, added in plan for i in kept + added))
     number = {i: n for n, i in enumerate(order, start=1)}
-    result.text = _rewrite(answer, plan, number, len(passages), removed)
+    result.text = _rewrite(answer, plan, number, removed)
     for i in order:
         use, p = uses[i], passages[i]
         quote = use.quote or best_quote(None, evidence[i])
@@ -293,7 +401,7 @@ def verify(
             Citation(
                 number[i], p.source, p.text, quote.text if quote else p.text.split("\n")[0], p.start_line,
                 p.end_line, quote.line if quote else p.start_line, p.id,
-                verified=use.contributed and not use.failed, inferred=not use.explicit,
+                verified=use.contributed and not use.failed, inferred=not use.explicit, title=p.title,
             )
         )  # fmt: skip
     return result
@@ -301,30 +409,35 @@ def verify(
 
 def _rewrite(
     answer: str,
-    plan: list[tuple[int, int, list[int], bool]],
+    plan: list[tuple[int, int, list[int], list[int]]],
     number: dict[int, int],
-    n: int,
     removed: set[int],
 ) -> str:
-    """The answer with markers renumbered to the citations, out-of-range ones removed, inferred
-    ones appended to their sentences, and the `removed` sentences (by start) left out."""
-
-    def renumber(m: re.Match[str]) -> str:
-        kept = [number[k - 1] for k in parse_markers(m.group(0))[0] if 1 <= k <= n and k - 1 in number]
-        lead = m.group(0)[: len(m.group(0)) - len(m.group(0).lstrip(" \t"))]
-        return lead + "".join(f"[{k}]" for k in dict.fromkeys(kept)) if kept else ""
-
+    """The answer with each sentence's markers renumbered to its kept citations (others removed),
+    added ones appended to their sentences, and the `removed` sentences (by start) left out."""
     parts: list[str] = []
     last = 0
-    for start, end, cited, inferred in plan:
+    for start, end, kept, added in plan:
         if start in removed:
             parts.append(answer[last:start].rstrip(" \t") if parts else "")
             last = end
             continue
+
+        moved = [False]  # a repaired citation takes the place of the first marker it replaces
+
+        def renumber(
+            m: re.Match[str], kept: list[int] = kept, added: list[int] = added, moved: list[bool] = moved
+        ) -> str:
+            shown = [number[k - 1] for k in parse_markers(m.group(0))[0] if k - 1 in kept]
+            if not shown and added and not moved[0]:
+                shown, moved[0] = [number[i] for i in added], True
+            lead = m.group(0)[: len(m.group(0)) - len(m.group(0).lstrip(" \t"))]
+            return lead + "".join(f"[{k}]" for k in dict.fromkeys(shown)) if shown else ""
+
         piece = _MARKER.sub(renumber, answer[start:end])
-        if inferred:
+        if added and not moved[0]:
             body = piece.rstrip()
-            piece = body + "".join(f"[{number[i]}]" for i in cited) + piece[len(body) :]
+            piece = body + "".join(f"[{number[i]}]" for i in added) + piece[len(body) :]
         parts += [answer[last:start], piece]
         last = end
     return ("".join(parts) + answer[last:]).strip()

@@ -96,7 +96,7 @@ _ASKS_AUTHOR = re.compile(
     r"|by whom (is|was) [^?]{0,40}(written|authored)"
 )
 # a byline: "作者 | 某某", "文 | 某某", "文章作者: 某某", "By …"
-_BYLINE = re.compile(r"^\s*(文章?作者|作者|文|撰文|撰稿|author|by|written by)\s*[|｜:：]\s*\S")
+BYLINE = re.compile(r"^\s*(文章?作者|作者|文|撰文|撰稿|author|by|written by)\s*[|｜:：]\s*\S")
 _ASKS_NAME = re.compile(
     r"(叫|叫做|叫作|称为|称作|称之为|名为|名叫)(什么|啥)|什么名字|名称是什么|取名|命名为?什么"
     r"|what (does|do|did) [^?]{0,80}\bcall\b|\bcalled what|what is [^?]{0,40}\bcalled"
@@ -195,12 +195,17 @@ class Expectation:
         """Does the (folded) sentence name something, when a name is asked for."""
         return self.name and bool(_NAMING.search(folded))
 
+    def met_generally(self, folded: str) -> bool:
+        """Does the (folded) sentence hold something of this kind, whatever unit or thing is counted
+        (a count of 纸质书 answers 多少本书 too)."""
+        return replace(self, unit="", things=(), dimension="").met_by(folded)
+
     def met_by(self, folded: str) -> bool:
-        """Does the (folded) sentence hold something of this kind."""
+        """Does the (folded) sentence hold something of this kind (in the unit or of the thing asked)."""
         if not self.kind:
             return True
         if self.kind == "author":
-            return bool(_BYLINE.search(folded))
+            return bool(BYLINE.search(folded))
         if self.kind == "venue":
             return bool(_VENUE.search(folded))
         if self.kind == "place":

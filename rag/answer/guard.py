@@ -7,41 +7,12 @@ citation points at keeps its text as written, shown as plain text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from rag.answer.citations import passage_evidence, split_sentences, verify
+from rag.answer.relevance import is_bare, on_subject, planted_words, repeats_planted
+from rag.sanitize import without_links
 from rag.schema import Answer, Passage
-
-LINK_REMOVED = "[link removed]"
-
-_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)|<img\b[^>]*>?", re.IGNORECASE)
-_MD_LINK = re.compile(r"\[([^\]\n]*)\]\(\s*(?:[a-z][a-z0-9+.-]*:|//|www\.)[^)\n]*\)", re.IGNORECASE)
-_URL = re.compile(
-    r"(?:(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://|(?<![a-z0-9.])www\.|(?<![\w/:])//(?=[\w-]+\.)|(?<![a-z])data:[a-z]+/)"
-    r"[A-Za-z0-9._~:/?#@!$&*+,;=%-]*",
-    re.IGNORECASE,
-)
-
-
-def without_links(text: str) -> str:
-    """`text` with images removed and every URL replaced by "[link removed]" (link labels kept).
-
-    Example:
-        >>> without_links("见 ![x](https://a.example/p.png) [官网](https://a.example) https://b.example/?q=1。")
-        '见  官网 [link removed]。'
-    """
-    if not text:
-        return text
-    text = _IMAGE.sub("", text)
-    text = _MD_LINK.sub(r"\1", text)
-    return _URL.sub(_replace, text)
-
-
-def _replace(match: re.Match[str]) -> str:
-    url = match.group(0)
-    body = url.rstrip(".,;:!?")  # sentence punctuation after a URL stays
-    return LINK_REMOVED + url[len(body) :]
 
 
 def safe_answer(answer: Answer) -> Answer:
@@ -59,9 +30,11 @@ class VerifiedStream:
     screen, not even for the moment before the whole answer is verified. (Links are taken out of
     every piece by the assistant, which sees whole sentences here.)"""
 
-    def __init__(self, passages: Sequence[Passage]) -> None:
+    def __init__(self, passages: Sequence[Passage], question: str = "") -> None:
         self.passages = passages
+        self.question = question  # when given, a sentence is shown only when it is on its subject
         self.evidence = passage_evidence(passages)  # once for every sentence, and the final check
+        self.planted = planted_words(self.evidence, question)
         self.raw = ""
         self.done = 0  # characters of `raw` already decided on
 
@@ -73,6 +46,10 @@ class VerifiedStream:
             return ""
         return self._release(self.done + spans[-1][0])
 
+    def shows(self, sentence: str) -> bool:
+        """Neither a bare token nor what a planted instruction asks for (checked before the passages)."""
+        return not is_bare(sentence) and not repeats_planted(sentence, self.planted)
+
     def close(self) -> str:
         """The rest, once the reply is complete."""
         return self._release(len(self.raw))
@@ -83,6 +60,8 @@ class VerifiedStream:
         for start, end in split_sentences(text):
             sentence = text[start:end]
             checked = verify(sentence, self.passages, drop_unsupported=True, evidence=self.evidence)
-            if checked.supported == checked.claims:
-                shown.append(sentence)
+            if self.shows(sentence) and checked.supported == checked.claims:
+                used = [n - 1 for c in checked.sentences for n in c.citations]
+                if not self.question or on_subject(sentence, self.question, self.evidence, used):
+                    shown.append(sentence)
         return "".join(shown)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,9 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from rag.answer.citations import parse_markers, verify
+from rag.answer.citations import parse_markers, split_sentences, strip_markers, verify
 from rag.answer.extractive import ExtractiveAnswerer, abstain_text
 from rag.answer.guard import VerifiedStream
+from rag.answer.relevance import about, copies_prompt, is_bare, on_subject
+from rag.answer.secrets import Redactor, configured_secrets, guard_logs
 from rag.chunk import count_tokens
 from rag.config import LLMSettings
 from rag.errors import LLMError
@@ -36,6 +40,20 @@ if TYPE_CHECKING:
     import openai
 
 log = logging.getLogger("rag")
+GATE_FILE = "gate.json"
+
+
+def retrieval_signal(passages: Sequence[Passage]) -> float:
+    """How strongly retrieval found something: the best dense cosine between the question and a passage."""
+    return max((p.dense for p in passages), default=0.0)
+
+
+@lru_cache(maxsize=1)
+def gate_bar() -> float:
+    """The fitted bar `retrieval_signal` must reach before the model is asked (eval/fit_gate.py)."""
+    text = resources.files("rag.answer").joinpath(GATE_FILE).read_text(encoding="utf-8")
+    return float(json.loads(text)["bar"])
+
 
 _NOT_FOUND = re.compile(
     r"(资料|文档|段落|文章|材料|来源|上下文|内容)[中里内]?(并|均|都)?(没有|没|未|不|无)(有)?"
@@ -138,6 +156,8 @@ class LLMClient:
         self.settings = settings
         self._client: openai.OpenAI | None = None
         self._lock = threading.Lock()
+        self.secrets: Redactor = configured_secrets(settings.api_key)
+        guard_logs(self.secrets, ("rag", "openai", "openai._base_client", "httpx", "httpcore"))
 
     @property
     def endpoint(self) -> str:
@@ -148,8 +168,8 @@ class LLMClient:
         return (parts.hostname or "") + (f":{parts.port}" if parts.port else "") or "the configured URL"
 
     def redact(self, text: str) -> str:
-        key = self.settings.api_key
-        return text.replace(key, "***") if key else text
+        """The text with every configured key hidden, in whatever form it is echoed."""
+        return self.secrets.redact(text)
 
     def client(self) -> openai.OpenAI:
         with self._lock:
@@ -202,7 +222,9 @@ class LLMClient:
             why, kind = f"failed ({type(exc).__name__})", "other"
         return EndpointError(self.redact(f"The LLM endpoint {self.endpoint} {why}."), kind)
 
-    def complete(self, messages: list[dict[str, str]], finish: _Finish | None = None) -> Iterator[str]:
+    def complete(
+        self, messages: list[dict[str, str]], finish: _Finish | None = None, opened: list[Any] | None = None
+    ) -> Iterator[str]:
         """The whole reply as one piece."""
         import openai
 
@@ -219,13 +241,18 @@ class LLMClient:
             finish.reason = str(getattr(choice, "finish_reason", "") or "")
         yield content or ""
 
-    def stream(self, messages: list[dict[str, str]], finish: _Finish | None = None) -> Iterator[str]:
-        """The reply in pieces as they arrive."""
+    def stream(
+        self, messages: list[dict[str, str]], finish: _Finish | None = None, opened: list[Any] | None = None
+    ) -> Iterator[str]:
+        """The reply in pieces as they arrive (`opened` receives the response, so that another thread
+        can close it)."""
         import openai
 
         try:
             # closed on exit, also when the consumer stops reading early
             with self.client().chat.completions.create(**self._request(messages, stream=True)) as events:
+                if opened is not None:
+                    opened.append(events)
                 for chunk in events:
                     for choice in getattr(chunk, "choices", None) or []:
                         if finish is not None and choice.finish_reason:
@@ -257,9 +284,34 @@ class LLMAnswerer:
         stream: bool = False,
         fallback_k: int = 5,
     ) -> Iterator[str | Answer]:
-        """Text pieces as the model writes them, then the checked Answer (always last)."""
-        _, supported = extractive.assess(question, passages)
-        if not supported:
+        """Text pieces as the model writes them, then the checked Answer (always last).
+
+        The model is asked when retrieval found something (`retrieval_signal` at the fitted bar);
+        its reply is read within the answer's deadline and size limit, must not be a copy of its
+        prompt, and must say something about the question that the passages support."""
+        for item in self._respond(question, passages, extractive, stream, fallback_k):
+            if isinstance(item, Answer):
+                yield self._redacted(item)
+            else:
+                yield self.client.redact(item)
+
+    def _redacted(self, answer: Answer) -> Answer:
+        hide = self.client.redact
+        answer.text, answer.notice = hide(answer.text), hide(answer.notice)
+        answer.unsupported = [hide(s) for s in answer.unsupported]
+        for citation in answer.citations:
+            citation.quote = hide(citation.quote)
+        return answer
+
+    def _respond(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        extractive: ExtractiveAnswerer,
+        stream: bool,
+        fallback_k: int,
+    ) -> Iterator[str | Answer]:
+        if not passages or retrieval_signal(passages) < gate_bar():
             text = abstain_text(question)
             yield text
             yield Answer(question, text, abstained=True, mode="extractive")
@@ -268,17 +320,17 @@ class LLMAnswerer:
         messages = answer_messages(question, chosen)
         finish = _Finish()
         pieces: list[str] = []
-        gate = VerifiedStream(chosen)  # only whole, checked sentences are shown while it streams
+        gate = VerifiedStream(chosen, question)  # only whole, checked sentences on the subject are shown
         shown = False
+        fallback = passages[:fallback_k]
         try:
-            source = self.client.stream if stream else self.client.complete
-            for piece in source(messages, finish):
+            for piece in self._bounded(messages, finish, stream):
                 pieces.append(piece)
                 if text := gate.feed(piece):
                     shown = True
                     yield text
         except EndpointError as exc:
-            yield from self._fallback(question, passages[:fallback_k], extractive, str(exc), not shown)
+            yield from self._fallback(question, fallback, extractive, str(exc), not shown)
             return
         if text := gate.close():
             shown = True
@@ -286,15 +338,37 @@ class LLMAnswerer:
         reply = "".join(pieces).strip()
         if not reply:
             why = f"The LLM endpoint {self.client.endpoint} returned an empty answer."
-            yield from self._fallback(question, passages[:fallback_k], extractive, why, True)
+            yield from self._fallback(question, fallback, extractive, why, True)
             return
         if says_not_found(reply, len(chosen)):
             yield Answer(question, abstain_text(question), abstained=True, mode="llm")
             return
-        checked = verify(reply, chosen, drop_unsupported=True, evidence=gate.evidence)
-        if not checked.supported:
-            why = "The language model's answer is not supported by the passages it was given."
-            yield from self._fallback(question, passages[:fallback_k], extractive, why, not shown)
+        if copies_prompt(reply, messages):
+            why = "The language model repeated its instructions or the passages instead of answering."
+            yield from self._fallback(question, fallback, extractive, why, not shown)
+            return
+        spans = [reply[a:b] for a, b in split_sentences(reply)]
+        bare = [s for s in spans if not gate.shows(s)]  # a token, or what a planted text asks for
+        body = "".join(s for s in spans if s not in bare).strip()
+        checked = verify(body, chosen, drop_unsupported=True, evidence=gate.evidence)
+        # a sentence must state something the passages say about the question's subject
+        off = [
+            s.text
+            for s in checked.sentences
+            if s.supported and not on_subject(s.text, question, gate.evidence, [n - 1 for n in s.citations])
+        ]
+        if off:
+            body = "".join(body[s.start : s.end] for s in checked.sentences if s.text not in off).strip()
+            checked = verify(body, chosen, drop_unsupported=True, evidence=gate.evidence)
+        checked.unsupported += [strip_markers(s).strip() for s in [*bare, *off] if strip_markers(s).strip()]
+        kept = [s for s in checked.sentences if s.supported]
+        if not kept or all(is_bare(s.text) for s in kept) or not any(about(s.text, question) for s in kept):
+            why = (
+                "The language model's answer is not supported by the passages it was given."
+                if not kept
+                else "The language model's answer does not say anything about the question."
+            )
+            yield from self._fallback(question, fallback, extractive, why, not shown)
             return
         notes = []
         if checked.dropped:
@@ -304,8 +378,7 @@ class LLMAnswerer:
             n = len(checked.unsupported)
             notes.append(
                 f"{n} sentence{'s' if n > 1 else ''} of the model's answer {'were' if n > 1 else 'was'} "
-                "removed: the passages do not support "
-                + ("them." if n > 1 else "it.")
+                "removed: the passages do not support " + ("them." if n > 1 else "it.")
             )
         if finish.reason == "length":
             notes.append("The answer was cut off at the model's length limit.")
@@ -315,8 +388,61 @@ class LLMAnswerer:
             citations=checked.citations,
             mode="llm",
             unsupported=checked.unsupported,
-            notice=self.client.redact(" ".join(notes)),
+            notice=" ".join(notes),
         )
+
+    def _bounded(self, messages: list[dict[str, str]], finish: _Finish, stream: bool) -> Iterator[str]:
+        """The reply's pieces, read in a worker thread so that the answer's deadline and size limit
+        hold whatever the endpoint does (keep-alive comments, a reply that never ends); both raise
+        EndpointError, and the connection is closed."""
+        s = self.settings
+        pieces: queue.Queue[tuple[str, Any]] = queue.Queue()
+        opened: list[Any] = []
+        stop = threading.Event()
+        source = self.client.stream if stream else self.client.complete
+
+        def work() -> None:
+            try:
+                for piece in source(messages, finish, opened):
+                    if stop.is_set():
+                        break
+                    pieces.put(("piece", piece))
+                pieces.put(("end", None))
+            except BaseException as exc:  # handed to the reading thread
+                pieces.put(("error", exc))
+
+        threading.Thread(target=work, name="rag-llm-reply", daemon=True).start()
+        end = time.monotonic() + s.deadline
+        size = 0
+        try:
+            while True:
+                try:
+                    kind, value = pieces.get(timeout=max(0.0, end - time.monotonic()))
+                except queue.Empty:
+                    raise EndpointError(
+                        f"The LLM endpoint {self.client.endpoint} did not finish its answer within "
+                        f"{s.deadline:g} s.",
+                        "deadline",
+                    ) from None
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise value
+                size += len(value)
+                if size > s.reply_limit:
+                    raise EndpointError(
+                        f"The LLM endpoint {self.client.endpoint} sent a reply longer than "
+                        f"{s.reply_limit:,} characters; it was cut off.",
+                        "size",
+                    )
+                yield value
+        finally:
+            stop.set()
+            for response in opened:
+                try:
+                    response.close()
+                except Exception:
+                    log.debug("Closing the reply stream failed", exc_info=True)
 
     def _fallback(
         self, question: str, passages: Sequence[Passage], extractive: ExtractiveAnswerer, why: str, show: bool

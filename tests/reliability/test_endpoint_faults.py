@@ -74,3 +74,50 @@ def test_every_endpoint_fault_ends_in_a_quoted_answer_in_bounded_time(
         answer, _, took = _ask(b, stream)
         assert took < bound and answer.mode == "extractive" and "could not be reached" in answer.notice
         outcome(counter, "extractive fallback")
+
+
+# -- the whole answer's deadline and the reply's size ------------------------------------------------
+
+SLOW_TIMEOUT = 1.0  # per read: every fault below sends bytes more often than this
+ENDLESS = "日本的AI工厂将拥有25艾字节算力" * 3_000  # no sentence end, 100 times max_tokens
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["ask", "stream"])
+def test_a_trickling_or_endless_reply_ends_in_a_quoted_answer_within_the_deadline(
+    assistant: Assistant,
+    server: ScriptedLLM,
+    stream: bool,
+    record: Callable[..., Any],
+    outcome: Callable[..., None],
+) -> None:
+    llm = LLMSettings(
+        base_url=server.base_url, api_key="sk-test", timeout=SLOW_TIMEOUT, max_retries=0, max_tokens=64
+    )
+    assert llm.deadline < 5 and llm.reply_limit == 64 * 8
+    a = Assistant(
+        Settings(home=assistant.settings.home, llm=llm), embedder=assistant.embedder, show_progress=False
+    )
+    faults: list[tuple[str, Reply, str]] = [
+        ("endless reply ignoring max_tokens", Reply(text=ENDLESS), "longer than 512 characters"),
+    ]
+    if stream:  # only a stream can trickle: keep-alive comments, or a piece every half second
+        faults += [
+            ("keep-alive comments forever", Reply(text="25艾字节[1]。", keepalive=10_000, chunk_delay=0.5),
+             "did not finish its answer within"),
+            ("a piece every half second", Reply(text="日本的AI工厂有25艾字节算力[1]。" * 10, chunk_delay=0.5),
+             "did not finish its answer within"),
+        ]  # fmt: skip
+    for fault, reply, words in faults:
+        with record(f"unbounded replies -> {'stream' if stream else 'ask'}") as counter:
+            server.clear()
+            server.script(reply)
+            counter.faults += 1
+            answer, pieces, took = _ask(a, stream)
+            assert took < llm.deadline + 5, (fault, took)
+            assert answer.mode == "extractive" and "25艾字节" in answer.text, (fault, answer)
+            assert words in answer.notice and answer.notice.endswith("quotes the passages instead."), (
+                answer.notice
+            )
+            assert sum(map(len, pieces)) <= len(answer.text) + llm.reply_limit, fault
+            counter.outcomes["slowest s"] = max(float(counter.outcomes.get("slowest s", 0.0)), round(took, 2))
+            outcome(counter, "extractive fallback")

@@ -1,0 +1,329 @@
+"""Fit the passage ranker and the answer model: `python eval/tune.py [steps] [--ablate]`.
+
+Steps, in order (all four by default: `passages fit-ranker extract fit`):
+
+- `passages` runs every set's questions through the three searches and writes the candidate chunks'
+  ranker features to eval/features/<set>.passages.npz.
+- `fit-ranker` fits the passage ranker (a logistic regression; folds grouped by document; the
+  regularisation chosen by cross-validated MRR) on the fitting sets and writes section "retrieval"
+  of rag/model.json.
+- `extract` runs the fitting sets (eval/train.jsonl, eval/dev.jsonl, the `harbor` corpus) and the
+  held-out ones (eval/qa.jsonl, the `orchard` corpus) through retrieval and writes each one's
+  candidate features to eval/features/<set>.npz (a few minutes on 2 cores).
+- `fit` fits the answer model, a logistic regression on the fitting sets' tables, cross-validated
+  with folds grouped by document, chooses the regularisation and the answer threshold on the
+  cross-validated predictions, the reranking weight on the fitting sets' pools, and writes section
+  "answer" of rag/model.json. The held-out tables are only scored, never fitted on.
+- `--ablate` also refits with each feature family left out and prints the table.
+
+The scores printed are a replay of the answerer on the stored candidates: each part quotes its best
+candidate when it reaches the threshold. `rag eval` measures the product itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+from sklearn.preprocessing import StandardScaler
+from tune_data import SETS, TABLES, PassageTable, Table, extract
+
+from rag.answer.features import FAMILIES, FEATURES
+from rag.answer.model import AnswerModel
+from rag.weights import WEIGHTS_FILE, LinearModel, shipped_weights
+
+OUT = Path(__file__).resolve().parents[1] / "rag" / WEIGHTS_FILE
+FOLDS = 5
+C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
+THRESHOLDS = np.round(np.arange(0.05, 0.95, 0.01), 2)
+STEPS = ("passages", "fit-ranker", "extract", "fit")
+RERANK_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0)
+
+
+def load(names: list[str]) -> Table:
+    """The named tables as one (question indices made distinct)."""
+    tables = [Table.load(TABLES / f"{n}.npz") for n in names if (TABLES / f"{n}.npz").exists()]
+    offset, questions, meta = 0, [], []
+    for t in tables:
+        questions.append(t.question + offset)
+        meta += t.meta
+        offset += len(t.meta)
+    return Table(
+        np.concatenate([t.rows for t in tables]),
+        np.concatenate([t.facts for t in tables]),
+        np.concatenate([t.gold for t in tables]),
+        np.concatenate(questions),
+        np.concatenate([t.part for t in tables]),
+        meta,
+    )
+
+
+def _fit(rows: np.ndarray, labels: np.ndarray, c: float) -> tuple[StandardScaler, LogisticRegression]:
+    scaler = StandardScaler().fit(rows)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    scaler.scale_ = scale
+    model = LogisticRegression(C=c, max_iter=5000).fit((rows - scaler.mean_) / scale, labels)
+    return scaler, model
+
+
+def _predict(scaler: StandardScaler, model: LogisticRegression, rows: np.ndarray) -> np.ndarray:
+    return model.predict_proba((rows - scaler.mean_) / scaler.scale_)[:, 1]
+
+
+def cross_validated(table: Table, columns: list[int], c: float) -> np.ndarray:
+    """Each candidate's probability from a model fitted without its document's questions."""
+    groups = np.array([table.meta[q]["group"] for q in table.question])
+    out = np.zeros(len(table.rows))
+    labels = table.labels
+    for train, test in GroupKFold(n_splits=FOLDS).split(table.rows, labels, groups):
+        scaler, model = _fit(table.rows[train][:, columns], labels[train], c)
+        out[test] = _predict(scaler, model, table.rows[test][:, columns])
+    return out
+
+
+def replay(table: Table, probability: np.ndarray, threshold: float) -> dict[str, float]:
+    """Answer each question from its stored candidates and score it as `rag eval` does."""
+    right = wrong_decline = answerable = declined_ok = unanswerable = 0
+    order = np.lexsort((-probability, table.part, table.question))
+    best: dict[tuple[int, int], int] = {}
+    for i in order:
+        best.setdefault((int(table.question[i]), int(table.part[i])), int(i))
+    by_question: dict[int, list[int]] = {}
+    for (q, _), i in best.items():
+        by_question.setdefault(q, []).append(i)
+    for q, info in enumerate(table.meta):
+        chosen = [i for i in by_question.get(q, []) if probability[i] >= threshold]
+        if info["answerable"]:
+            answerable += 1
+            if not chosen:
+                wrong_decline += 1
+                continue
+            mask = 0
+            for i in chosen:
+                mask |= int(table.facts[i]) if table.gold[i] else 0
+            right += mask == (1 << info["groups"]) - 1
+        else:
+            unanswerable += 1
+            declined_ok += not chosen
+    return {
+        "fact_acc": right / max(answerable, 1),
+        "abstain_ok": declined_ok / max(unanswerable, 1),
+        "wrong_abstain": wrong_decline / max(answerable, 1),
+    }
+
+
+def objective(scores: dict[str, float]) -> float:
+    """Right answers, right declines and answers not withheld weigh alike, whatever the sets' mix:
+    a decline of an answerable question costs as much as a right decline gains."""
+    return scores["fact_acc"] + scores["abstain_ok"] - scores["wrong_abstain"]
+
+
+def gated(rows: np.ndarray, probability: np.ndarray, gate: bool) -> np.ndarray:
+    """The probabilities with the name gate: a candidate whose document does not speak of every name
+    the question gives never answers."""
+    if not gate:
+        return probability
+    return np.where(rows[:, FEATURES.index("names_document")] < 1, 0.0, probability)
+
+
+def best_threshold(table: Table, probability: np.ndarray) -> tuple[float, dict[str, float]]:
+    scored = [(objective(replay(table, probability, t)), -abs(t - 0.5), t) for t in THRESHOLDS]
+    _, _, threshold = max(scored)
+    return float(threshold), replay(table, probability, float(threshold))
+
+
+def mrr(table: Table, probability: np.ndarray, weight: float) -> float:
+    """MRR@10 of the pools reordered by fused score plus `weight` times the best candidate of each
+    read passage (passages beyond those read keep their fused score)."""
+    support: dict[tuple[int, int], float] = {}
+    ranks = []
+    for q, info in enumerate(table.meta):
+        pool = info["pool"]
+        if not info["answerable"] or not pool:
+            continue
+        top = max(s for s, _ in pool) or 1.0
+        rows = np.flatnonzero(table.question == q)
+        for i in rows:
+            key = (q, int(table.rows[i, FEATURES.index("fused_rank")] * 1e6))
+            support[key] = max(support.get(key, 0.0), float(probability[i]))
+        combined = []
+        for rank, (score, relevant) in enumerate(pool):
+            key = (q, int(1.0 / (1 + rank) * 1e6))
+            combined.append((score / top + weight * support.get(key, 0.0), relevant))
+        ordered = [relevant for _, relevant in sorted(combined, key=lambda x: -x[0])][:10]
+        ranks.append(1.0 / (ordered.index(True) + 1) if True in ordered else 0.0)
+    return float(np.mean(ranks)) if ranks else 0.0
+
+
+def fit(
+    names: list[str],
+    held: list[str],
+    families: dict[str, tuple[str, ...]],
+    quiet: bool = False,
+    grid: tuple[float, ...] = C_GRID,
+) -> dict:
+    """Fit on `names`, score on `held`; the model and its scores (`report["C"]`: the C chosen)."""
+    table = load(names)
+    used = [f for family in families.values() for f in family]
+    columns = [FEATURES.index(f) for f in used]
+    results = []
+    for c in grid:
+        cv = cross_validated(table, columns, c)
+        for gate in (False, True):
+            threshold, scores = best_threshold(table, gated(table.rows, cv, gate))
+            results.append((objective(scores), -c, gate, c, threshold, scores, cv))
+    _, _, gate, c, threshold, cv_scores, cv = max(results, key=lambda r: r[:3])
+    rerank = max(RERANK_GRID, key=lambda w: (round(mrr(table, cv, w), 4), -w))
+    scaler, model = _fit(table.rows[:, columns], table.labels, c)
+    linear = LinearModel(tuple(used), scaler.mean_, scaler.scale_, model.coef_[0], float(model.intercept_[0]))
+    answer_model = AnswerModel(linear, threshold, rerank, gate)
+    ungated = next(r for r in results if r[3] == c and not r[2])
+    report = {"C": c, "cv": cv_scores, "cv_mrr": mrr(table, cv, rerank), "held": {}, "gate": gate,
+              "cv_without_gate": ungated[5]}
+    for name in held:
+        if (TABLES / f"{name}.npz").exists():
+            t = Table.load(TABLES / f"{name}.npz")
+            report["held"][name] = replay(t, answer_model.probability(t.rows), threshold)
+            off = AnswerModel(linear, threshold, rerank, False).probability(t.rows)
+            report["held"][f"{name} without the name gate"] = replay(t, off, threshold)
+    if not quiet:
+        print(f"fitted on {', '.join(names)}: {len(table.meta)} questions, {len(table.rows)} candidates")
+        print(f"C={c}, threshold={threshold}, rerank weight={rerank}, name gate={gate}")
+        print(f"cross-validated without the name gate: {_fmt(report['cv_without_gate'])}")
+        print(f"cross-validated (grouped by document): {_fmt(cv_scores)}, MRR@10 {report['cv_mrr']:.3f}")
+        for name, scores in report["held"].items():
+            print(f"held out {name}: {_fmt(scores)}")
+    return {"model": answer_model, "report": report}
+
+
+def _ranks(table: PassageTable, score: np.ndarray) -> dict[str, float]:
+    """hit@1, hit@5 and MRR@10 of the candidate chunks ordered by score."""
+    hits1 = hits5 = rr = 0.0
+    for q in range(len(table.groups)):
+        idx = np.flatnonzero(table.question == q)
+        order = table.relevant[idx[np.argsort(-score[idx], kind="stable")]][:10]
+        first = int(np.argmax(order)) if order.any() else None
+        hits1 += first == 0
+        hits5 += first is not None and first < 5
+        rr += 1.0 / (first + 1) if first is not None else 0.0
+    n = max(len(table.groups), 1)
+    return {"hit@1": hits1 / n, "hit@5": hits5 / n, "mrr": rr / n}
+
+
+def load_passages(names: list[str]) -> PassageTable:
+    tables = [PassageTable.load(TABLES / f"{n}.passages.npz") for n in names]
+    offset, questions, groups = 0, [], []
+    for t in tables:
+        questions.append(t.question + offset)
+        groups += t.groups
+        offset += len(t.groups)
+    return PassageTable(
+        np.concatenate([t.rows for t in tables]), np.concatenate([t.relevant for t in tables]),
+        np.concatenate(questions), groups,
+    )
+
+
+def fit_ranker(
+    names: list[str], held: list[str], quiet: bool = False, grid: tuple[float, ...] = C_GRID
+) -> tuple[LinearModel, float]:
+    """Fit the passage ranker on `names` (C chosen by cross-validated MRR), score it on `held`;
+    the ranker and its C."""
+    from rag.ranker import RANKER_FEATURES
+
+    table = load_passages(names)
+    groups = np.array([table.groups[q] for q in table.question])
+    results = []
+    for c in grid:
+        cv = np.zeros(len(table.rows))
+        for train, test in GroupKFold(n_splits=FOLDS).split(table.rows, table.relevant, groups):
+            scaler, model = _fit(table.rows[train], table.relevant[train], c)
+            cv[test] = _predict(scaler, model, table.rows[test])
+        scores = _ranks(table, cv)
+        results.append((round(scores["mrr"], 4), -c, c, scores))
+    _, _, c, scores = max(results)
+    scaler, model = _fit(table.rows, table.relevant, c)
+    coefficients, bias = model.coef_[0], float(model.intercept_[0])
+    ranker = LinearModel(RANKER_FEATURES, scaler.mean_, scaler.scale_, coefficients, bias)
+    if not quiet:
+        print(f"passage ranker fitted on {', '.join(names)}: {len(table.groups)} questions, C={c}")
+        print(f"cross-validated (grouped by document): {_fmt(scores)}")
+        for name in held:
+            path = TABLES / f"{name}.passages.npz"
+            if path.exists():
+                t = PassageTable.load(path)
+                print(f"held out {name}: {_fmt(_ranks(t, ranker.logit(t.rows, RANKER_FEATURES)))}")
+    return ranker, c
+
+
+def _write(section: str, data: dict) -> None:
+    """Replace one section of rag/model.json."""
+    weights = json.loads(OUT.read_text(encoding="utf-8")) if OUT.exists() else {}
+    weights[section] = data
+    OUT.write_text(json.dumps(weights, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    shipped_weights.cache_clear()
+    print(f"wrote section {section!r} of {OUT}")
+
+
+def _fmt(scores: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
+
+
+def ablate(names: list[str], held: list[str]) -> None:
+    """Refit with each feature family left out; print a Markdown table."""
+    header = "| left out | cv fact | cv declined | cv wrongly declined |"
+    header += "".join(f" {n} fact | {n} declined | {n} wrongly declined |" for n in held)
+    print("\n" + header)
+    print("|" + "---|" * (4 + 3 * len(held)))
+    for left in ["(none)", *FAMILIES]:
+        families = {k: v for k, v in FAMILIES.items() if k != left}
+        r = fit(names, held, families, quiet=True)["report"]
+        cells = [r["cv"]] + [r["held"].get(n, {}) for n in held]
+        row = f"| {left} |" + "".join(
+            f" {s.get('fact_acc', float('nan')):.3f} | {s.get('abstain_ok', float('nan')):.3f} |"
+            f" {s.get('wrong_abstain', float('nan')):.3f} |"
+            for s in cells
+        )
+        print(row)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "steps", nargs="*", default=list(STEPS), choices=STEPS, help="what to do (default: all, in order)"
+    )
+    parser.add_argument("--ablate", action="store_true", help="refit without each feature family")
+    parser.add_argument("--sets", nargs="+", default=list(SETS), help="sets to extract")
+    args = parser.parse_args(argv)
+    fitted = [n for n, (_, _, fitting) in SETS.items() if fitting]
+    held = [n for n, (_, _, fitting) in SETS.items() if not fitting]
+    if "passages" in args.steps:
+        extract(args.sets, passages=True)
+    if "fit-ranker" in args.steps:
+        ranker, c = fit_ranker(fitted, held)
+        _write("retrieval", {**ranker.to_dict(), "C": c})
+        from rag.ranker import shipped_ranker
+
+        shipped_ranker.cache_clear()
+    if "extract" in args.steps:
+        extract(args.sets)
+    if "fit" in args.steps:
+        result = fit(fitted, held, FAMILIES)
+        data = result["model"].to_dict()
+        report = result["report"]
+        _write("answer", {**data, "C": report["C"], "fitted_on": fitted, "cross_validated": report["cv"]})
+    if args.ablate:
+        ablate(fitted, held)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The answer model: its features, the shipped weights as eval/tune.py fits them, and its decisions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import Assistant
+from rag.answer.evidence import Name, split_passages
+from rag.answer.features import FAMILIES, FEATURES, candidates, features
+from rag.answer.model import AnswerModel, shipped_model
+from rag.answer.query import QueryAnalyzer
+from rag.schema import Passage
+from rag.weights import LinearModel
+
+EVAL = Path(__file__).resolve().parents[1] / "eval"
+
+
+def _passage(pid: str, text: str, fused_rank: int = 0) -> Passage:
+    return Passage(pid, f"{pid}.md", text, 1.0, 1, 1, fused_rank=fused_rank)
+
+
+def _rows(question: str, passages: list[Passage], speaks_of: Callable[[Name, str], bool] | None = None):
+    query = QueryAnalyzer(lambda w: 1.0).analyse(question)
+    found = candidates(split_passages(passages), None)
+    return found, features(query, found, speaks_of)
+
+
+def _column(rows: np.ndarray, name: str) -> list[float]:
+    return [float(x) for x in rows[:, FEATURES.index(name)]]
+
+
+def test_every_feature_belongs_to_one_family() -> None:
+    named = [f for family in FAMILIES.values() for f in family]
+    assert len(named) == len(set(named)) == len(FEATURES)
+
+
+def test_a_sentence_and_the_one_after_it_are_also_one_candidate() -> None:
+    found, rows = _rows("多少？", [_passage("a", "第一句。第二句。"), _passage("b", "另一段。")])
+    assert [c.text for c in found] == ["第一句。", "第二句。", "另一段。", "第一句。第二句。"]
+    assert _column(rows, "pair") == [0, 0, 0, 1]
+
+
+def test_page_furniture_is_told_apart_from_a_statement() -> None:
+    text = "发布时间: 2024-11-16 08:01\n作者｜王小明\n英伟达的净利润为297亿美元。\n,F(xiàn)實的問題:能耗"
+    found, rows = _rows("英伟达的净利润是多少？", [_passage("a", text)])
+    single = {c.text: row for c, row in zip(found, rows) if len(c.sentences) == 1}
+    value = {text: dict(zip(FEATURES, row)) for text, row in single.items()}
+    stamp = next(v for t, v in value.items() if t.startswith("发布时间"))
+    byline = next(v for t, v in value.items() if t.startswith("作者"))
+    fact = next(v for t, v in value.items() if "297" in t)
+    broken = next(v for t, v in value.items() if "能耗" in t)
+    assert stamp["timestamp"] == 1 and fact["timestamp"] == 0
+    assert byline["byline"] == 1 and byline["byline_asked"] == 0 and fact["byline"] == 0
+    assert broken["broken"] == 1 and fact["broken"] == 0
+    assert fact["kind_met"] == 1 and fact["asks_kind"] == 1
+
+
+def test_names_count_in_the_document_and_in_the_sentence() -> None:
+    def speaks_of(name: Name, source: str) -> bool:
+        return source == "a.md"
+
+    question = "What is the bandwidth of the Vera Rubin GPU?"
+    passages = [_passage("a", "The Vera Rubin GPU has 22 TB/s."), _passage("b", "It has 8 TB/s.")]
+    found, rows = _rows(question, passages, speaks_of)
+    by_text = {c.text: dict(zip(FEATURES, r)) for c, r in zip(found, rows)}
+    assert by_text["The Vera Rubin GPU has 22 TB/s."]["names_document"] == 1
+    assert by_text["The Vera Rubin GPU has 22 TB/s."]["names_sentence"] == 1
+    assert by_text["It has 8 TB/s."]["names_document"] == 0
+    assert by_text["It has 8 TB/s."]["cross_language"] == 0
+
+
+def test_the_model_reads_its_features_by_name() -> None:
+    linear = LinearModel(("sim",), np.array([0.0]), np.array([1.0]), np.array([10.0]), -5.0)
+    model = AnswerModel(linear, 0.5, 1.0)
+    rows = np.zeros((2, len(FEATURES)), np.float32)
+    rows[1, FEATURES.index("sim")] = 1.0
+    p = model.probability(rows)
+    assert p[0] < 0.01 and p[1] > 0.99
+    with pytest.raises(ValueError, match="unknown features"):
+        AnswerModel.from_dict({**model.to_dict(), "features": ["nonsense"]})
+    assert AnswerModel.from_dict(model.to_dict()).threshold == 0.5
+
+
+def _tune():  # eval/tune.py, importable from a source checkout only
+    if not (EVAL / "features" / "train.npz").exists():
+        pytest.skip("eval/features is not in this checkout (an installed package)")
+    sys.path.insert(0, str(EVAL))
+    import tune
+
+    return tune
+
+
+def test_the_shipped_answer_model_is_what_eval_tune_fits() -> None:
+    tune = _tune()
+    shipped = json.loads(tune.OUT.read_text(encoding="utf-8"))["answer"]
+    fitting = [n for n, (_, _, f) in tune.SETS.items() if f]
+    fitted = tune.fit(fitting, [], FAMILIES, quiet=True, grid=(shipped["C"],))["model"]
+    assert fitted.linear.features == tuple(shipped["features"])
+    assert fitted.threshold == pytest.approx(shipped["threshold"])
+    assert fitted.rerank_weight == pytest.approx(shipped["rerank_weight"])
+    assert np.allclose(fitted.linear.weights, shipped["weights"], atol=1e-4)
+    assert np.allclose(fitted.linear.mean, shipped["mean"], atol=1e-4)
+    assert shipped_model().threshold == pytest.approx(shipped["threshold"])
+
+
+def test_the_shipped_passage_ranker_is_what_eval_tune_fits() -> None:
+    tune = _tune()
+    shipped = json.loads(tune.OUT.read_text(encoding="utf-8"))["retrieval"]
+    fitting = [n for n, (_, _, f) in tune.SETS.items() if f]
+    ranker, c = tune.fit_ranker(fitting, [], quiet=True, grid=(shipped["C"],))
+    assert c == shipped["C"] and ranker.features == tuple(shipped["features"])
+    assert np.allclose(ranker.weights, shipped["weights"], atol=1e-4)
+    assert np.allclose(ranker.mean, shipped["mean"], atol=1e-4)
+
+
+_HANDBOOK = (
+    "# 红沙书屋简介\n\n发布时间: 2026-03-02 09:15\n\n红沙书屋位于青石镇，由三位退休教师创办。\n\n"
+    "书屋计划收藏72000本纸质书，目前已有两万册上架。\n\n每周六上午有面向儿童的朗读活动。\n"
+)
+
+
+@pytest.fixture(scope="module")
+def bookshop(assistant_over: Callable[[dict[str, str]], Assistant]) -> Assistant:
+    return assistant_over({"bookshop.md": _HANDBOOK})
+
+
+@pytest.mark.parametrize(
+    "question", ["红沙书屋计划收藏多少本书？", "How many books does the bookshop plan to hold?"]
+)
+def test_a_fact_asked_in_other_words_or_another_language_is_answered(
+    bookshop: Assistant, question: str
+) -> None:
+    answer = bookshop.ask(question)
+    assert not answer.abstained, answer.text
+    assert "72000" in answer.text and answer.citations[0].source == "bookshop.md"
+
+
+def test_a_question_the_document_does_not_answer_is_declined(bookshop: Assistant) -> None:
+    assert bookshop.ask("红沙书屋的年租金是多少？").abstained
+    assert bookshop.ask("What is the capital of France?").abstained
