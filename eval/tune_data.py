@@ -220,6 +220,9 @@ def extract(names: list[str], passages: bool = False) -> None:
         else:
             assistant = corpus_assistant(docs, Path(tempfile.gettempdir()) / f"rag-tune-{name}")
         if passages:
+            if not any(item.answerable for item in load_eval(path)):
+                print(f"{name}: no answerable question, no passages to rank")
+                continue
             chunks = build_passages(assistant, load_eval(path), name)
             chunks.save(TABLES / f"{name}.passages.npz")
             relevant = int(chunks.relevant.sum())
