@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.answer.quantities import UNIT_WORD, Quantity, found_quantity, quantities
+from rag.answer.quantities import UNIT_WORD, Quantity, chinese_number, found_quantity, quantities
 from rag.tokens import STOPWORDS, bigrams, is_chinese
 
 WEIGHTS_FILE = "verifier_weights.json"
@@ -97,10 +97,6 @@ def quick_fold(text: str) -> str:
 
 # -- numbers, also in words ------------------------------------------------------------------------
 
-_CN_DIGIT = {
-    c: d for c, d in zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True)
-}
-_CN_UNIT = {"十": 10, "百": 100, "千": 1000}
 _CN_SCALE = {"万亿": 1e12, "亿": 1e8, "万": 1e4}
 _CN_WORDS = re.compile(
     r"(?<![第\d])([零〇一二两三四五六七八九十百千]{2,}|[二两三四五六七八九十百千])(万亿|亿|万)?(分之([零〇一二两三四五六七八九十百]+))?"
@@ -128,19 +124,6 @@ _NUMBER_AT = re.compile(
 )
 
 
-def _cn_value(text: str) -> float:
-    if len(text) > 1 and all(c in _CN_DIGIT for c in text):
-        return float("".join(str(_CN_DIGIT[c]) for c in text))
-    total = digit = 0
-    for c in text:
-        if c in _CN_DIGIT:
-            digit = _CN_DIGIT[c]
-        else:
-            total += (digit or 1) * _CN_UNIT[c]
-            digit = 0
-    return float(total + digit)
-
-
 def _words_numbers(folded: str) -> list[Quantity]:
     """Numbers written in words that `quantities` leaves out: 六十, 两千亿, 十分之一, "sixty"."""
     out: list[Quantity] = []
@@ -151,10 +134,10 @@ def _words_numbers(folded: str) -> list[Quantity]:
         if len(body) == 1 and not scale and not fraction:
             continue  # a lone 三 or 百 is more often a word than a figure
         if fraction:  # 十分之一: one part in ten
-            share = _cn_value(denominator) / (_cn_value(body) or 1.0)
+            share = chinese_number(denominator) / (chinese_number(body) or 1.0)
             out.append(Quantity(share, share, "ratio"))
             continue
-        value = _cn_value(body) * _CN_SCALE.get(scale or "", 1.0)
+        value = chinese_number(body) * _CN_SCALE.get(scale or "", 1.0)
         out.append(Quantity(value, value, ""))
     for m in _EN_WORDS.finditer(folded):
         parts = re.split(r"[\s-]+", m.group(1).strip())

@@ -70,7 +70,8 @@ def _lookup(table: Sequence[tuple[re.Pattern[str], float, str]], word: str | Non
     return next(((f, d) for p, f, d in table if word and p.fullmatch(word)), (1.0, ""))
 
 
-def _cn_number(text: str) -> float:
+def chinese_number(text: str) -> float:
+    """The value of a number written in Chinese numerals (二〇二五, 三百五十)."""
     if len(text) > 1 and all(c in _CN_DIGIT for c in text):
         return float("".join(str(_CN_DIGIT[c]) for c in text))  # 二〇二五
     total, digit = 0, 0
@@ -96,8 +97,8 @@ def quantities(folded: str) -> list[Quantity]:
     for m in _CHINESE.finditer(text):
         if m["num"] == "一" and not (m["scale"] or m["unit"]):
             continue  # 一个, 一种: an article, not a figure
-        out.append(_quantity(_cn_number(m["num"]), m["scale"], m["unit"]))
-    out += [Quantity(n, n, "%") for n in (_cn_number(m["num"]) for m in _CN_PERCENT.finditer(text))]
+        out.append(_quantity(chinese_number(m["num"]), m["scale"], m["unit"]))
+    out += [Quantity(n, n, "%") for n in (chinese_number(m["num"]) for m in _CN_PERCENT.finditer(text))]
     for m in _ENGLISH.finditer(text):
         rest = re.match(_TAIL, m["rest"])
         assert rest is not None
@@ -127,4 +128,4 @@ def restated(folded: str, amounts: Sequence[Quantity]) -> str:
         return " " if same and (q.dim or q.value != q.raw) else match.group(0)
 
     text = _ARABIC_GROUPED.sub(lambda m: blank(m, float(m["num"].replace(",", ""))), folded)
-    return _CHINESE.sub(lambda m: blank(m, _cn_number(m["num"])), text)
+    return _CHINESE.sub(lambda m: blank(m, chinese_number(m["num"])), text)
