@@ -218,7 +218,8 @@ class Assistant:
             answerer = self.extractive
         if llm is None:
             read = pool[:PASSAGES_READ]
-            named = [p for p in read if p.source == scope.named]  # the document, worked out once
+            document = scope.named  # worked out once, not once per passage
+            named = [p for p in read if p.source == document]
             answer = answerer.answer(
                 scope.rest, named or read, lambda part: self._retrieve(part, top_k, mode)[2]
             )
