@@ -23,14 +23,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 
 from rag.answer.citations import is_instruction
-from rag.answer.evidence import Name, Sentence, coverage
-from rag.answer.expectation import BYLINE
+from rag.answer.evidence import Name, Sentence
+from rag.answer.expectation import BYLINE, Expectation
 from rag.answer.query import Query
 from rag.clean import fold
 from rag.tokens import is_chinese
@@ -126,7 +126,7 @@ def base_features(query: Query, cands: Sequence[Candidate], speaks_of: SpeaksOf 
     best = float(sims.max())
     sim_rank = np.empty(n)
     sim_rank[np.argsort(-sims, kind="stable")] = np.arange(n)
-    covered = [coverage(query.terms, c.folded) for c in cands]
+    covered = [query.coverage(c.folded) for c in cands]
     best_covered = max(covered)
     passage_best: dict[str, float] = {}
     passage_text: dict[str, str] = {}
@@ -135,9 +135,9 @@ def base_features(query: Query, cands: Sequence[Candidate], speaks_of: SpeaksOf 
         passage_best[pid] = max(passage_best.get(pid, -1.0), float(sim))
         if len(c.sentences) == 1:
             passage_text[pid] = passage_text.get(pid, "") + c.folded
-    content = query.content_terms
     question_grams = set(_grams(fold(query.text)))
     wanted = query.wanted
+    general = replace(wanted, unit="", things=(), dimension="")  # the kind, whatever is counted
     document_names: dict[str, float] = {}
     for row, c, sim, last, rank, cover in zip(rows, cands, sims, lasts, sim_rank, covered):
         s, folded = c.first, c.folded
@@ -145,8 +145,8 @@ def base_features(query: Query, cands: Sequence[Candidate], speaks_of: SpeaksOf 
         if source not in document_names:
             document_names[source] = _share([not speaks_of or speaks_of(n, source) for n in query.names])
         own = [g for x in c.sentences for g in _grams(x.folded)]
-        met = wanted.met_generally(folded)
-        specific = bool(wanted.dimension or wanted.unit or wanted.things) and wanted.met_by(folded)
+        met, specific, naming, focus = _fit(query, general, folded)
+        stamp, byline, broken, link = _page_parts(folded)
         value = {
             "sim": sim,
             "sim_last": last,
@@ -155,15 +155,15 @@ def base_features(query: Query, cands: Sequence[Candidate], speaks_of: SpeaksOf 
             "sim_passage": passage_best[pid],
             "coverage": cover,
             "coverage_gap": cover - best_covered,
-            "coverage_content": coverage(content, folded),
-            "coverage_passage": coverage(query.terms, passage_text.get(pid, folded)),
+            "coverage_content": query.coverage(folded, content=True),
+            "coverage_passage": query.coverage(passage_text.get(pid, folded)),
             "echo": sum(g in question_grams for g in own) / len(own) if own else 0.0,
             "asks_kind": float(bool(wanted.kind)),
             "kind_met": float(bool(wanted.kind) and met),
             "kind_missed": float(bool(wanted.kind) and not met),
             "unit_met": float(specific),
-            "naming": float(wanted.names(folded)),
-            "focus": float(wanted.focused(folded)),
+            "naming": naming,
+            "focus": focus,
             "names_document": document_names[source],
             "names_sentence": _share([any(f in folded for f in n.forms) for n in query.names]),
             "no_names": float(not query.names),
@@ -172,17 +172,51 @@ def base_features(query: Query, cands: Sequence[Candidate], speaks_of: SpeaksOf 
             "short": float(len(folded) < 8),
             "asks_back": float(folded.rstrip().endswith(("?", "？"))),
             "pair": float(len(c.sentences) > 1),
-            "timestamp": float(bool(_TIMESTAMP.search(folded))),
-            "byline": float(bool(BYLINE.search(folded))),
-            "byline_asked": float(wanted.kind == "author" and bool(BYLINE.search(folded))),
+            "timestamp": stamp,
+            "byline": byline,
+            "byline_asked": float(wanted.kind == "author") * byline,
             "heading": float(len(folded) < 40 and not folded.rstrip().endswith(_END)),
-            "broken": float(bool(_BROKEN.search(folded))),
-            "instruction": float(any(is_instruction(x.folded) for x in c.sentences)),
-            "link": float(bool(_LINK.search(folded))),
+            "broken": broken,
+            "instruction": float(any(_instruction(x.folded) for x in c.sentences)),
+            "link": link,
             "cross_language": float(query.chinese != is_chinese(s.text)),
         }
         row[:] = [value[name] for name in BASE_FEATURES]
     return rows
+
+
+def _fit(query: Query, general: Expectation, folded: str) -> tuple[float, float, float, float]:
+    """Whether the text holds the kind of answer asked, in the unit or of the thing asked, names
+    something when a name is asked, and speaks of the noun asked about (kept for the question)."""
+    key = ("fit", folded)
+    found: tuple[float, float, float, float] | None = query.memo.get(key)
+    if found is None:
+        wanted = query.wanted
+        specific = bool(wanted.dimension or wanted.unit or wanted.things) and wanted.met_by(folded)
+        found = (
+            float(general.met_by(folded)),
+            float(specific),
+            float(wanted.names(folded)),
+            float(wanted.focused(folded)),
+        )
+        query.memo[key] = found
+    return found
+
+
+@lru_cache(maxsize=50_000)
+def _page_parts(folded: str) -> tuple[float, float, float, float]:
+    """Whether the text holds a timestamp, a byline, a broken-encoding fragment, a link."""
+    return (
+        float(bool(_TIMESTAMP.search(folded))),
+        float(bool(BYLINE.search(folded))),
+        float(bool(_BROKEN.search(folded))),
+        float(bool(_LINK.search(folded))),
+    )
+
+
+@lru_cache(maxsize=50_000)
+def _instruction(folded: str) -> bool:
+    return is_instruction(folded)
 
 
 def _similarities(query: Query, cands: Sequence[Candidate], last: bool = False) -> np.ndarray:

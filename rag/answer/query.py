@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,30 @@ class Query:
     vector: np.ndarray | None = field(default=None, repr=False, compare=False)
     # the vector of its last asking sentence, when a context sentence comes first
     last_vector: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # what scoring has worked out for this question (coverage of a text, …): reranking and the answer
+    # read many of the same sentences
+    memo: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def coverage(self, text: str, content: bool = False) -> float:
+        """The weighted share of the question's terms (or of its content terms) the folded text holds."""
+        key = ("content" if content else "terms", text)
+        found: float | None = self.memo.get(key)
+        if found is None:
+            terms = self._prepared(content)
+            total = sum(w for _, w in terms)
+            held = sum(w for alternatives, w in terms if any(a in text for a in alternatives))
+            found = held / total if total else 0.0
+            self.memo[key] = found
+        return found
+
+    def _prepared(self, content: bool) -> list[tuple[tuple[str, ...], float]]:
+        attribute = "_content_terms" if content else "_terms"
+        cached = self.__dict__.get(attribute)
+        if cached is None:
+            terms = self.content_terms if content else self.terms
+            cached = [(tuple(t.split("|")), w) for t, w in terms.items()]
+            object.__setattr__(self, attribute, cached)
+        return cached
 
     @property
     def content_terms(self) -> dict[str, float]:
