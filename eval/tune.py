@@ -56,19 +56,20 @@ RERANK_GRID = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0)
 def load(names: list[str]) -> Table:
     """The named tables as one (question indices made distinct)."""
     tables = [Table.load(TABLES / f"{n}.npz") for n in names if (TABLES / f"{n}.npz").exists()]
-    offset, questions, meta = 0, [], []
-    for t in tables:
-        questions.append(t.question + offset)
-        meta += t.meta
-        offset += len(t.meta)
     return Table(
         np.concatenate([t.rows for t in tables]),
         np.concatenate([t.facts for t in tables]),
         np.concatenate([t.gold for t in tables]),
-        np.concatenate(questions),
+        _questions([t.question for t in tables], [len(t.meta) for t in tables]),
         np.concatenate([t.part for t in tables]),
-        meta,
+        [m for t in tables for m in t.meta],
     )
+
+
+def _questions(indices: list[np.ndarray], counts: list[int]) -> np.ndarray:
+    """Question indices of several tables made distinct: each table's shifted past the ones before."""
+    starts = np.cumsum([0, *counts[:-1]])
+    return np.concatenate([index + start for index, start in zip(indices, starts)])
 
 
 def _fit(rows: np.ndarray, labels: np.ndarray, c: float) -> tuple[StandardScaler, LogisticRegression]:
@@ -248,14 +249,11 @@ def load_passages(names: list[str]) -> PassageTable:
     # a set of unanswerable questions only (offtopic) has no relevant passages to rank
     paths = [TABLES / f"{n}.passages.npz" for n in names]
     tables = [PassageTable.load(path) for path in paths if path.exists()]
-    offset, questions, groups = 0, [], []
-    for t in tables:
-        questions.append(t.question + offset)
-        groups += t.groups
-        offset += len(t.groups)
     return PassageTable(
-        np.concatenate([t.rows for t in tables]), np.concatenate([t.relevant for t in tables]),
-        np.concatenate(questions), groups,
+        np.concatenate([t.rows for t in tables]),
+        np.concatenate([t.relevant for t in tables]),
+        _questions([t.question for t in tables], [len(t.groups) for t in tables]),
+        [g for t in tables for g in t.groups],
     )
 
 

@@ -1,5 +1,5 @@
-"""Evidence from the passages: sentences with their lines, the question's terms and names, and how much
-of the question a text covers."""
+"""Evidence from the passages: sentences with their lines, and the question's terms and names (how much
+of them a text covers is `rag.answer.query.Query.coverage`)."""
 
 from __future__ import annotations
 
@@ -147,16 +147,3 @@ def question_names(question: str, translate: Callable[[str], list[Gloss]] | None
             forms += [w for _, found in (translate(word.lower()) if translate else []) for w in found]
         names.append(Name(tuple(dict.fromkeys(forms)), False))
     return names
-
-
-def present(term: str, folded: str) -> bool:
-    """Does the text contain the term (or one of its `|`-separated alternatives)."""
-    return any(a in folded for a in term.split("|"))
-
-
-def coverage(terms: dict[str, float], folded: str) -> float:
-    """Weighted share of the question's terms that occur in the text."""
-    total = sum(terms.values())
-    if not total:
-        return 0.0
-    return sum(w for t, w in terms.items() if present(t, folded)) / total

@@ -195,10 +195,10 @@ class Expectation:
         """Does the (folded) sentence name something, when a name is asked for."""
         return self.name and bool(_NAMING.search(folded))
 
-    def met_generally(self, folded: str) -> bool:
-        """Does the (folded) sentence hold something of this kind, whatever unit or thing is counted
-        (a count of 纸质书 answers 多少本书 too)."""
-        return replace(self, unit="", things=(), dimension="").met_by(folded)
+    @property
+    def general(self) -> Expectation:
+        """The same kind, whatever unit or thing is counted (a count of 纸质书 answers 多少本书 too)."""
+        return replace(self, unit="", things=(), dimension="")
 
     def met_by(self, folded: str) -> bool:
         """Does the (folded) sentence hold something of this kind (in the unit or of the thing asked)."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -137,7 +137,7 @@ def base_features(query: Query, cands: Sequence[Candidate], speaks_of: SpeaksOf 
             passage_text[pid] = passage_text.get(pid, "") + c.folded
     question_grams = set(_grams(fold(query.text)))
     wanted = query.wanted
-    general = replace(wanted, unit="", things=(), dimension="")  # the kind, whatever is counted
+    general = wanted.general
     document_names: dict[str, float] = {}
     for row, c, sim, last, rank, cover in zip(rows, cands, sims, lasts, sim_rank, covered):
         s, folded = c.first, c.folded
