@@ -140,12 +140,12 @@ class Assistant:
         return self._retrieve(question, k, mode)[0]
 
     def _retrieve(
-        self, question: str, k: int, mode: str | None
+        self, question: str, k: int, mode: str | None, reranked: bool = True
     ) -> tuple[list[Passage], Scope, list[Passage]]:
-        """The passages (reranked), what the question asks once a clause naming its document is set
-        aside ("in the article on X, …": the article's passages come first, and the rest is what is
-        searched for and answered), and the ranked pool before reranking, which the offline answer
-        reads as its model was fitted to."""
+        """The passages (reranked; none without `reranked`), what the question asks once a clause
+        naming its document is set aside ("in the article on X, …": the article's passages come
+        first, and the rest is what is searched for and answered), and the ranked pool before
+        reranking, which the offline answer reads as its model was fitted to."""
         question = self._check(question)
         k = self._passages(k)
         mode = mode or self.settings.mode
@@ -159,9 +159,10 @@ class Assistant:
         scope = find_scope(question, retriever.keyword_sources, retriever.title_sources)
         if scope is None:
             pool = fuse_pools(pool)
-            return rerank(question, pool, answerer, k), Scope("", question), pool
+            return (rerank(question, pool, answerer, k) if reranked else []), Scope("", question), pool
         pool = fuse_pools(pool, retriever.retrieve(scope.rest, k=depth, mode=mode))
-        return rerank(scope.rest, pool, answerer, k, prior=scope.documents), scope, pool
+        passages = rerank(scope.rest, pool, answerer, k, prior=scope.documents) if reranked else []
+        return passages, scope, pool
 
     def ask(
         self, question: str, k: int | None = None, mode: str | None = None, extractive: bool = False
@@ -213,7 +214,8 @@ class Assistant:
         question = self._check(question)
         llm = None if offline else self.llm
         top_k = k or min(llm.settings.top_k if llm else self.settings.top_k, self.settings.max_passages)
-        passages, scope, pool = self._retrieve(question, top_k, mode)
+        # the offline answer reads the pool before reranking: reranking is for what a model reads
+        passages, scope, pool = self._retrieve(question, top_k, mode, reranked=llm is not None)
         with self._lock:
             answerer = self.extractive
         if llm is None:
@@ -221,7 +223,7 @@ class Assistant:
             document = scope.named  # worked out once, not once per passage
             named = [p for p in read if p.source == document]
             answer = answerer.answer(
-                scope.rest, named or read, lambda part: self._retrieve(part, top_k, mode)[2]
+                scope.rest, named or read, lambda part: self._retrieve(part, top_k, mode, reranked=False)[2]
             )
             answer.question = question
             answer = safe_answer(answer)
