@@ -56,6 +56,22 @@ def _server_client(url: str, settings: Any, connect_timeout: float, request_time
     return client
 
 
+def forget_embedded(home: Path) -> None:
+    """Make the next client on the embedded store in `home` open new database connections.
+
+    Chroma shares one set of connections among the clients of a folder in a process. A connection
+    opened while the folder was read-only stays read-only after the folder is writable again, so a
+    write that failed that way is retried on new connections. Clients already open keep theirs.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    folder = str(home / "chroma")
+    for identifier in list(SharedSystemClient._identifier_to_system):
+        if identifier == folder:
+            SharedSystemClient._identifier_to_system.pop(identifier, None)
+            SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+
+
 def open_client(home: Path, url: str | None, connect_timeout: float, request_timeout: float) -> Any:
     """A Chroma client on the embedded store in `home`, or on the server at `url` (given up on after
     `connect_timeout` seconds; each request after `request_timeout`)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.chroma_client import get_all, open_client, records_of
+from rag.chroma_client import forget_embedded, get_all, open_client, records_of
 from rag.errors import StoreError
 from rag.schema import Chunk
 from rag.snapshot import Snapshot, enabled, snapshot_path
@@ -174,6 +174,22 @@ class ChromaStore:
         except Exception as exc:
             raise self._failure(action, exc, write) from exc
 
+    def _write(self, action: str, call: Callable[[Any], object]) -> None:
+        """`call` on the collection, as a write: once more on new connections when it failed on one
+        Chroma opened while the folder was read-only and the folder is writable now."""
+        try:
+            with self._guard(action, write=True):
+                call(self._collection)
+        except StoreError as error:
+            stale = "readonly database" in str(error.__cause__).lower()
+            if self.url or not stale or unwritable(self.folder) is not None:
+                raise
+            log.debug("Reopening %s on new connections after: %s", self.name, error.__cause__)
+            forget_embedded(self.home)
+            self._opened = None
+            with self._guard(action, write=True):
+                call(self._collection)
+
     def _failure(self, action: str, exc: Exception, write: bool) -> StoreError:
         if self.url:
             import httpx
@@ -248,13 +264,15 @@ class ChromaStore:
         if nodes:
             was_current = self._before_write()
             # LlamaIndex's node format (what ChromaVectorStore.add writes), but upserted
-            with self._guard("store chunks", write=True):
-                self._collection.upsert(
+            self._write(
+                "store chunks",
+                lambda collection: collection.upsert(
                     ids=[n.node_id for n in nodes],
                     embeddings=[n.get_embedding() for n in nodes],
                     metadatas=[node_to_metadata_dict(n, remove_text=True, flat_metadata=True) for n in nodes],
                     documents=[n.text for n in nodes],
-                )
+                ),
+            )
             records = [(c.id, c.text, meta, vec) for c, meta, vec in zip(chunks, metas, vectors)]
             self._after_write(lambda copy: copy.upsert(records, was_current))
 
@@ -263,16 +281,15 @@ class ChromaStore:
         ids = self.ids_of(doc_key)
         if ids:
             was_current = self._before_write()
-            with self._guard("store a title", write=True):
-                self._collection.update(ids=ids, metadatas=[{"title": title} for _ in ids])
+            metas = [{"title": title} for _ in ids]
+            self._write("store a title", lambda collection: collection.update(ids=ids, metadatas=metas))
             self._after_write(lambda copy: copy.set_title(doc_key, title, was_current))
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove chunks by id."""
         if ids:
             was_current = self._before_write()
-            with self._guard("remove chunks", write=True):
-                self._collection.delete(ids=list(ids))
+            self._write("remove chunks", lambda collection: collection.delete(ids=list(ids)))
             self._after_write(lambda copy: copy.delete(ids, was_current))
 
     def chunks(self) -> list[tuple[Chunk, str]]:

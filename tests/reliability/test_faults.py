@@ -6,6 +6,7 @@ still answered, and after recovery the same chunks as a clean build, none lost a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import resource
@@ -14,15 +15,19 @@ import signal
 import sqlite3
 import stat
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag import Assistant, Settings, StoreError
+from rag.schema import Chunk
+from rag.store import ChromaStore
 from tests.reliability.conftest import Counter
 from tests.test_crash import ROOT, _env, _home_with_cache, _ingest_cmd, _state, write_corpus
 from tests.test_server_mode import CHROMA, _free_port
@@ -99,7 +104,10 @@ def test_kill_9_at_ten_random_points_then_rerun_loses_nothing(
                 delay = rng.uniform(0.4, 0.95) * duration
                 while True:  # a run that finished before its kill is redone with an earlier one
                     proc = subprocess.Popen(
-                        _ingest_cmd(folder), env=_env(home), cwd=ROOT, stdout=subprocess.DEVNULL,
+                        _ingest_cmd(folder),
+                        env=_env(home),
+                        cwd=ROOT,
+                        stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                     )
                     time.sleep(delay)
@@ -185,6 +193,38 @@ def test_a_read_only_store_refuses_ingestion_clearly_and_still_answers(
         assert assistant.ingest([more]).added  # writable again: the same call now works
 
 
+def test_connections_chroma_opened_while_read_only_do_not_block_writes_afterwards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, record: Record, outcome: Outcome
+) -> None:
+    """Reads from many threads while the folder is read-only make Chroma open new database
+    connections, which stay read-only; once the folder is writable the next write still succeeds."""
+    monkeypatch.setenv("RAG_NO_SNAPSHOT", "1")  # reads go to Chroma itself
+    store = ChromaStore(tmp_path / "home", "faults", "model")
+    first = Chunk(id="c1", source="a.md", text="甲", start_line=1, end_line=1, doc_sha256="a")
+    store.add([first], np.array([[0.1, 0.2, 0.3]], dtype=np.float32), "a.md", total=1)
+
+    def read() -> None:
+        for _ in range(20):
+            with contextlib.suppress(StoreError):  # Chroma may fail to read too while read-only
+                store.get(["c1"])
+                store.count()
+
+    with record("writes after a read-only spell") as counter:
+        with _read_only(tmp_path / "home") as how:
+            counter.faults += 1
+            outcome(counter, how)
+            readers = [threading.Thread(target=read) for _ in range(12)]
+            for thread in readers:
+                thread.start()
+            for thread in readers:
+                thread.join()
+        second = Chunk(id="c2", source="b.md", text="乙", start_line=1, end_line=1, doc_sha256="b")
+        store.add([second], np.array([[0.3, 0.2, 0.1]], dtype=np.float32), "b.md", total=1)
+        store.delete(["c1"])
+        assert [c.id for c in store.get(["c1", "c2"])] == ["c2"]
+        outcome(counter, "written")
+
+
 def _limited(limit: int) -> Callable[[], None]:
     """A preexec_fn: files may not grow past `limit` bytes, and a write that would fails with EFBIG
     (SIGXFSZ ignored) as on a full disk."""
@@ -211,7 +251,12 @@ def test_a_full_disk_is_a_clear_error_and_a_rerun_completes(
     limit = size + (full - size) * room // 4  # no room to grow at all, or room for about half the rest
     with record("disk full during ingestion") as counter:
         run = subprocess.run(
-            _ingest_cmd(folder), env=_env(home), cwd=ROOT, capture_output=True, text=True, timeout=120,
+            _ingest_cmd(folder),
+            env=_env(home),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
             preexec_fn=_limited(limit),
         )
         counter.faults += 1
