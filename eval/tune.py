@@ -262,7 +262,7 @@ def fit_ranker(
 ) -> tuple[LinearModel, float]:
     """Fit the passage ranker on `names` (C chosen by cross-validated MRR), score it on `held`;
     the ranker and its C."""
-    from rag.ranker import RANKER_FEATURES
+    from rag.retrieve.ranker import RANKER_FEATURES
 
     table = load_passages(names)
     groups = np.array([table.groups[q] for q in table.question])
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     if "fit-ranker" in args.steps:
         ranker, c = fit_ranker(fitted, held)
         _write("retrieval", {**ranker.to_dict(), "C": c})
-        from rag.ranker import shipped_ranker
+        from rag.retrieve.ranker import shipped_ranker
 
         shipped_ranker.cache_clear()
     if "extract" in args.steps:

@@ -21,14 +21,14 @@ import numpy as np
 from rag.answer.extractive import PASSAGES_READ
 from rag.answer.features import BASE_FEATURES, with_relative
 from rag.assistant import Assistant
-from rag.clean import fold
 from rag.config import Settings
-from rag.evaluate import EvalItem, load_eval
-from rag.metrics import group_matches, holds_quote
-from rag.ranker import ranker_features
-from rag.rerank import POOL, fuse_pools
-from rag.retrieve import CANDIDATES
-from rag.scope import find_scope
+from rag.evaluation.harness import EvalItem, load_eval
+from rag.evaluation.metrics import group_matches, holds_quote
+from rag.retrieve.hybrid import CANDIDATES
+from rag.retrieve.ranker import ranker_features
+from rag.retrieve.rerank import POOL, fuse_pools
+from rag.retrieve.scope import find_scope
+from rag.text.clean import fold
 
 READ = PASSAGES_READ  # passages of the ranked pool whose candidates are read, as in the product
 HERE = Path(__file__).resolve().parent
@@ -68,7 +68,11 @@ class Table:
         """A stored table, its rows completed with the relative features of each part's candidates."""
         data = np.load(path)
         table = cls(
-            data["rows"], data["facts"], data["gold"], data["question"], data["part"],
+            data["rows"],
+            data["facts"],
+            data["gold"],
+            data["question"],
+            data["part"],
             json.loads(str(data["meta"])),
         )
         key = table.question.astype(np.int64) * 100 + table.part
@@ -145,14 +149,17 @@ def build(assistant: Assistant, items: list[EvalItem], prefix: str) -> Table:
 class PassageTable:
     """Candidate chunks of the answerable questions of a set: ranker rows and relevance."""
 
-    rows: np.ndarray  # float32, one row of rag.ranker.RANKER_FEATURES per candidate chunk
+    rows: np.ndarray  # float32, one row of rag.retrieve.ranker.RANKER_FEATURES per candidate chunk
     relevant: np.ndarray  # bool: the chunk holds a gold quote
     question: np.ndarray  # int32 index into `groups`
     groups: list[str]  # per question: its CV group (the document of its answer)
 
     def save(self, path: Path) -> None:
         np.savez_compressed(
-            path, rows=self.rows, relevant=self.relevant, question=self.question,
+            path,
+            rows=self.rows,
+            relevant=self.relevant,
+            question=self.question,
             groups=np.array(json.dumps(self.groups)),
         )
 

@@ -1,4 +1,4 @@
-"""Fit the citation verifier: a logistic regression over the features of rag.answer.claims, and the
+"""Fit the citation verifier: a logistic regression over the features of rag.verification.claims, and the
 probability above which a sentence is kept, from the labelled replies of the tuning sets.
 
     python eval/tune_verifier.py            # fit, print cross-validated scores and ablation, write
@@ -9,7 +9,7 @@ sentence is kept when its best passage reaches the threshold. The threshold is c
 out-of-fold probabilities (5 folds grouped by question, so no question is seen in training and
 scoring at once) to best meet all three targets at once: keep precision 0.97, keep recall 0.90,
 unsupported removed 0.90. Reply sets whose folder name holds "unseen" are never read here. The
-result is written to rag/answer/verifier_weights.json (weights for unscaled features).
+result is written to rag/verification/verifier_weights.json (weights for unscaled features).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.answer.claims import FAMILIES, FEATURES, WEIGHTS_FILE  # noqa: E402
-from rag.verify_eval import UNSEEN, Reply, pair_rows, reply_sets  # noqa: E402
+from rag.evaluation.replies import UNSEEN, Reply, pair_rows, reply_sets  # noqa: E402
+from rag.verification.claims import FAMILIES, FEATURES, WEIGHTS_FILE  # noqa: E402
 
 REPLIES = ROOT / "eval" / "replies"
-OUTPUT = ROOT / "rag" / "answer" / WEIGHTS_FILE
+OUTPUT = ROOT / "rag" / "verification" / WEIGHTS_FILE
 TARGETS = {"keep_precision": 0.97, "keep_recall": 0.90, "unsupported_removed": 0.90}
 FOLDS = 5
 # inverse regularisation strength (0.3, 1 and 10 were tried: 1 has the best cross-validated worst target)

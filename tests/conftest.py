@@ -15,8 +15,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # The suite's assistants answer offline unless a test gives them an LLM of its own.
 for _name in (
-    "OPENAI_API_KEY", "OPENAI_BASE_URL", "RAG_LLM_MODEL", "RAG_CHROMA_URL", "RAG_COLLECTION",
-    "RAG_EMBEDDING_URL", "RAG_EMBEDDING_MODEL", "RAG_EMBEDDING_KEY", "RAG_TEST_CRASH_AFTER",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "RAG_LLM_MODEL",
+    "RAG_CHROMA_URL",
+    "RAG_COLLECTION",
+    "RAG_EMBEDDING_URL",
+    "RAG_EMBEDDING_MODEL",
+    "RAG_EMBEDDING_KEY",
+    "RAG_TEST_CRASH_AFTER",
 ):
     os.environ.pop(_name, None)
 
@@ -85,7 +92,7 @@ def crash_corpus(
 ) -> tuple[Path, list[str], dict[str, tuple[str, int]], int]:
     """The crash tests' corpus (docs/) and its uninterrupted build (clean/): chunk ids, documents
     (hash, chunks) and the store writes it took."""
-    import rag.ingest
+    import rag.ingest.build
     from rag import Assistant, Settings
     from tests.test_crash import _state, write_corpus
 
@@ -93,9 +100,9 @@ def crash_corpus(
     folder = write_corpus(base / "docs")
     with pytest.MonkeyPatch.context() as patch:  # count the writes without ever crashing
         patch.setenv("RAG_TEST_CRASH_AFTER", str(10**9))
-        patch.setattr(rag.ingest, "_writes", 0)
+        patch.setattr(rag.ingest.build, "_writes", 0)
         Assistant(Settings(home=base / "clean"), bundled=False, show_progress=False).ingest([folder])
-        writes = rag.ingest._writes
+        writes = rag.ingest.build._writes
     ids, docs = _state(base / "clean")
     assert len(docs) == 8 and len(ids) > 8 and writes >= len(docs)
     return folder, ids, docs, writes

@@ -201,9 +201,7 @@ class ScriptedLLM:
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT/v1`` (available once started)."""
         if self._base_url is None:
-            raise RuntimeError(
-                "ScriptedLLM is not started; call start() or use it as a context manager"
-            )
+            raise RuntimeError("ScriptedLLM is not started; call start() or use it as a context manager")
         return self._base_url
 
     # -- scripting -----------------------------------------------------------------------------
@@ -211,9 +209,7 @@ class ScriptedLLM:
     def script(self, *replies: Reply | str) -> None:
         """Queue chat replies, consumed in order, one per chat request (a str means Reply(text=...))."""
         with self._lock:
-            self._queue.extend(
-                Reply(text=r) if isinstance(r, str) else r for r in replies
-            )
+            self._queue.extend(Reply(text=r) if isinstance(r, str) else r for r in replies)
 
     def script_embeddings(self, *replies: Reply) -> None:
         """Queue replies for /v1/embeddings (status/delay/raw/headers/error_* are used; a 2xx
@@ -287,14 +283,10 @@ def _embedding(text: str, dim: int) -> list[float]:
     return [v / norm for v in values]
 
 
-def _error_body(
-    status: int, message: str = "", type_: str | None = None, code: str | None = None
-) -> bytes:
+def _error_body(status: int, message: str = "", type_: str | None = None, code: str | None = None) -> bytes:
     default_type, default_code, default_message = _ERRORS.get(
         status,
-        _SERVER_ERROR
-        if status >= 500
-        else ("invalid_request_error", None, f"HTTP {status}"),
+        _SERVER_ERROR if status >= 500 else ("invalid_request_error", None, f"HTTP {status}"),
     )
     error = {
         "message": message or default_message,
@@ -306,11 +298,7 @@ def _error_body(
 
 
 def _sse(obj: object) -> bytes:
-    return (
-        b"data: "
-        + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-        + b"\n\n"
-    )
+    return b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
 
 
 def _to_inputs(value: object) -> list[str] | None:
@@ -322,10 +310,7 @@ def _to_inputs(value: object) -> list[str] | None:
             return [str(v) for v in value]
         if all(isinstance(v, int) for v in value):
             return [json.dumps(value)]
-        if all(
-            isinstance(v, list) and v and all(isinstance(t, int) for t in v)
-            for v in value
-        ):
+        if all(isinstance(v, list) and v and all(isinstance(t, int) for t in v) for v in value):
             return [json.dumps(v) for v in value]
     return None
 
@@ -389,9 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    def _start(
-        self, status: int, content_type: str, extra: dict[str, str], length: int | None
-    ) -> None:
+    def _start(self, status: int, content_type: str, extra: dict[str, str], length: int | None) -> None:
         headers = {
             "content-type": content_type,
             "x-request-id": f"req_scripted_{self.llm._next_id()}",
@@ -420,15 +403,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         self.wfile.flush()
 
-    def _send_json(
-        self, status: int, obj: object, extra: dict[str, str] | None = None
-    ) -> None:
+    def _send_json(self, status: int, obj: object, extra: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(obj, ensure_ascii=False).encode(), extra=extra)
 
     def _send_error_reply(self, reply: Reply) -> None:
-        body = _error_body(
-            reply.status, reply.error_message, reply.error_type, reply.error_code
-        )
+        body = _error_body(reply.status, reply.error_message, reply.error_type, reply.error_code)
         self._send(reply.status, body, extra=reply.headers)
 
     def _write_chunk(self, data: bytes) -> None:
@@ -460,9 +439,7 @@ class _Handler(BaseHTTPRequestHandler):
             }
             route = routes.get(path)
             if route is None:
-                self._send(
-                    404, _error_body(404, f"Unknown path: {self.command} {self.path}")
-                )
+                self._send(404, _error_body(404, f"Unknown path: {self.command} {self.path}"))
             elif route[0] != self.command:
                 self._send(
                     405,
@@ -479,9 +456,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             if not self._headers_sent:
                 try:
-                    self._send(
-                        500, _error_body(500, f"ScriptedLLM internal error: {exc!r}")
-                    )
+                    self._send(500, _error_body(500, f"ScriptedLLM internal error: {exc!r}"))
                 except OSError:
                     pass
 
@@ -507,13 +482,9 @@ class _Handler(BaseHTTPRequestHandler):
         reply = llm._next_chat_reply()
         stream = body.get("stream") is True
         if reply is None:
-            message = (
-                "ScriptedLLM: no scripted reply left (queue empty and default is None)"
-            )
+            message = "ScriptedLLM: no scripted reply left (queue empty and default is None)"
             # x-should-retry: false so that clients surface this immediately instead of retrying.
-            self._send(
-                500, _error_body(500, message), extra={"x-should-retry": "false"}
-            )
+            self._send(500, _error_body(500, message), extra={"x-should-retry": "false"})
             return
         llm._sleep(reply.delay)
         if reply.raw is not None:
@@ -561,9 +532,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, body: dict[str, Any], reply: Reply) -> None:
         llm = self.llm
         options = body.get("stream_options")
-        include_usage = (
-            isinstance(options, dict) and options.get("include_usage") is True
-        )
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
         base = {
             "id": f"chatcmpl-scripted-{llm._next_id()}",
             "object": "chat.completion.chunk",
@@ -572,9 +541,7 @@ class _Handler(BaseHTTPRequestHandler):
             "system_fingerprint": None,
         }
 
-        def chunk(
-            delta: dict[str, Any], finish_reason: str | None = None
-        ) -> dict[str, Any]:
+        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
             obj: dict[str, Any] = {
                 **base,
                 "choices": [
@@ -628,19 +595,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, _error_body(400, message))
             return
         dims = body.get("dimensions")
-        dim = (
-            dims
-            if isinstance(dims, int) and not isinstance(dims, bool) and dims > 0
-            else llm.embedding_dim
-        )
+        dim = dims if isinstance(dims, int) and not isinstance(dims, bool) and dims > 0 else llm.embedding_dim
         as_base64 = body.get("encoding_format") == "base64"
         data: list[dict[str, Any]] = []
         for index, text in enumerate(inputs):
             vector = _embedding(text, dim)
             embedding: list[float] | str = (
-                base64.b64encode(struct.pack(f"<{dim}f", *vector)).decode()
-                if as_base64
-                else vector
+                base64.b64encode(struct.pack(f"<{dim}f", *vector)).decode() if as_base64 else vector
             )
             data.append({"object": "embedding", "index": index, "embedding": embedding})
         tokens = sum(_estimate_tokens(t) for t in inputs)

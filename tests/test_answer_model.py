@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from rag import Assistant
-from rag.answer.evidence import Name, split_passages
 from rag.answer.features import FAMILIES, FEATURES, candidates, features
 from rag.answer.model import AnswerModel, shipped_model
-from rag.answer.query import QueryAnalyzer
+from rag.question.query import QueryAnalyzer
+from rag.question.terms import Name
 from rag.schema import Passage
+from rag.text.sentences import split_passages
 from rag.weights import LinearModel
 
 EVAL = Path(__file__).resolve().parents[1] / "eval"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rag import Assistant, InputError, StoreBusyError
-from rag.clean import fold
+from rag.text.clean import fold
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,7 +100,7 @@ def test_hybrid_retrieval_reranks_the_fused_pool_and_a_smaller_k_is_its_prefix(a
 
 
 def test_reingesting_the_corpus_changes_nothing(assistant: Assistant) -> None:
-    from rag.bundled import bundled_files
+    from rag.ingest.bundled import bundled_files
 
     before = assistant.store.count()
     report = assistant.ingest(bundled_files())
@@ -178,7 +178,7 @@ def test_a_second_writer_gets_a_clear_error_not_a_hang(fresh_settings: object, t
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from rag.store import WriteLock\n"
+            "import sys, time; from pathlib import Path; from rag.index.store import WriteLock\n"
             "with WriteLock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(30)",
             str(lock_path),
         ],

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import pytest
 
 from rag import Assistant, Settings
-from rag.ui_render import EXAMPLES
+from rag.app.render import EXAMPLES
 
 pytestmark = pytest.mark.browser
 
@@ -73,7 +73,7 @@ def browser() -> Iterator[Any]:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app on a knowledge base of its own (the bundled articles), warmed up by one question."""
     pytest.importorskip("gradio")
-    from rag import ui
+    from rag.app import ui
 
     assistant = Assistant(Settings(home=tmp_path_factory.mktemp("browser-home")), show_progress=False)
     assistant.ask(EXAMPLES[2])

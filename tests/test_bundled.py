@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.bundled import bundled_files, bundled_texts, load_vectors
-from rag.embed import E5Embedder, EmbeddingCache
+from rag.index.embed import E5Embedder, EmbeddingCache, load_vectors
+from rag.ingest.bundled import bundled_files, bundled_texts
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 
@@ -25,7 +25,7 @@ def test_shipped_vectors_cover_every_chunk_and_sentence() -> None:
     chunks, sentences = bundled_texts()
     missing = [t for t in chunks + sentences if EmbeddingCache.key(model, "passage", t) not in shipped]
     assert not missing, (
-        f"{len(missing)} texts lack shipped vectors: rebuild with rag.bundled.export_vectors()"
+        f"{len(missing)} texts lack shipped vectors: rebuild with rag.ingest.bundled.export_vectors()"
     )
 
 

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from rag.bundled import bundled_files
-from rag.chunk import MAX_TOKENS, chunk_document, count_tokens
-from rag.load import read_document
+from rag.ingest.bundled import bundled_files
+from rag.ingest.chunk import MAX_TOKENS, chunk_document, count_tokens
+from rag.ingest.load import read_document
 from rag.schema import Document, Line
-from rag.tokens import sentences
+from rag.text.tokens import sentences
 
 
 def _doc(lines: list[tuple[int, str]]) -> Document:
@@ -64,7 +64,7 @@ def test_soft_wrapped_sentence_stays_in_one_chunk() -> None:
 
 
 def test_a_line_with_an_open_bracket_continues_on_the_next() -> None:
-    from rag.chunk import continues
+    from rag.ingest.chunk import continues
 
     assert continues("孙正义（Masayoshi", 10, 11)
     assert not continues("孙正义（Masayoshi", 10, 12)

@@ -1,26 +1,26 @@
 """The pure text work around the model: prompts and their passages, replies, follow-ups, and the
-citation checks after generation (rag.answer.citations). No model, no server, no index."""
+citation checks after generation (rag.verification.citations). No model, no server, no index."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.answer.citations import (
+from rag.answer.conversation import History, fallback_standalone, turns
+from rag.answer.extractive import ABSTAIN_ZH
+from rag.answer.llm import answer_messages, escape_passage, fit_passages, load_prompt, says_not_found
+from rag.errors import InputError
+from rag.ingest.chunk import count_tokens
+from rag.schema import Passage
+from rag.text.clean import fold
+from rag.text.quantities import found_quantity, quantities
+from rag.verification.citations import (
     is_instruction,
     parse_markers,
     split_sentences,
     strip_markers,
     verify,
 )
-from rag.answer.claims import ClaimFacts
-from rag.answer.extractive import ABSTAIN_ZH
-from rag.answer.llm import answer_messages, escape_passage, fit_passages, load_prompt, says_not_found
-from rag.answer.quantities import found_quantity, quantities
-from rag.chunk import count_tokens
-from rag.clean import fold
-from rag.conversation import History, fallback_standalone, turns
-from rag.errors import InputError
-from rag.schema import Passage
+from rag.verification.claims import ClaimFacts
 
 FACTORY = Passage(
     id="p-factory",

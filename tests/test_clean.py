@@ -1,6 +1,6 @@
 """Every cleaning rule, on general examples (not on one file's quirks)."""
 
-from rag.clean import (
+from rag.text.clean import (
     clean_document,
     clean_line,
     fold,

@@ -1,6 +1,6 @@
 """Crash safety: `kill -9` in the middle of ingesting, then ingesting again, loses and duplicates nothing.
 
-The ingesting process is killed at exact points by the test hook RAG_TEST_CRASH_AFTER=N (rag/ingest.py:
+The ingesting process is killed at exact points by the test hook RAG_TEST_CRASH_AFTER=N (rag/ingest/build.py:
 SIGKILL right after the N-th store write), and once at a moment picked by the clock.
 """
 

@@ -13,10 +13,10 @@ import pytest
 from llm_server import Reply, ScriptedLLM
 
 from rag import Assistant
-from rag.cli import main
+from rag.app.cli import main
 from rag.config import EmbeddingSettings, Settings
-from rag.embed import EmbeddingError, OpenAIEmbedder, uses_e5_prefixes
 from rag.errors import InputError, StoreError
+from rag.index.embed import EmbeddingError, OpenAIEmbedder, uses_e5_prefixes
 
 E5 = "intfloat/multilingual-e5-small"
 OTHER = "text-embedding-3-small"

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from rag.errors import InputError
-from rag.evaluate import CONFIGS, EvalItem, check_configs, load_eval, run_eval
-from rag.metrics import (
+from rag.evaluation.harness import CONFIGS, EvalItem, check_configs, load_eval, run_eval
+from rag.evaluation.metrics import (
     aggregate,
     answer_sentences,
     bootstrap_interval,
@@ -30,7 +30,7 @@ from rag.metrics import (
     relevant_ranks,
     sign_test,
 )
-from rag.report import bar_chart, comparison_text, markdown_table
+from rag.evaluation.report import bar_chart, comparison_text, markdown_table
 from rag.schema import Answer, Citation
 
 
@@ -43,6 +43,7 @@ def citation(number: int, text: str) -> Citation:
 
 
 # --- retrieval -----------------------------------------------------------------------------------
+
 
 def test_hit_and_reciprocal_rank_first_relevant_at_rank_3() -> None:
     ranks = [3, 7]
@@ -106,6 +107,7 @@ def test_ideal_count_matches_quotes_to_distinct_passages() -> None:
 
 # --- facts ---------------------------------------------------------------------------------------
 
+
 def test_fact_matching_accepts_traditional_script() -> None:
     facts = patterns([r"(?<![\d.,])90\s*分钟", r"(?<![\d.,])90\s*-?\s*min"])
     assert matches_facts("英偉達的黃仁勛發表了長達90分鐘演講[1]", facts)
@@ -127,6 +129,7 @@ def test_citation_markers_do_not_make_numbers() -> None:
 
 # --- citations -----------------------------------------------------------------------------------
 
+
 def test_answer_sentences_split_at_punctuation_and_markers() -> None:
     assert answer_sentences("算力为25艾字节。[1]电力需求1吉瓦。[2]") == [
         ("算力为25艾字节。", {1}),
@@ -146,7 +149,8 @@ def test_citation_precision_counts_quote_or_fact_holders() -> None:
     keys = quote_keys(["建成後，它將擁有25艾字節AI算力"])
     facts = patterns([r"(?<![\d.,])25\s*艾", r"25\s*exa"])
     answer = Answer(
-        "q", "…[1]…[2]…[3]",
+        "q",
+        "…[1]…[2]…[3]",
         citations=[
             citation(1, "建成后，它将拥有25艾字节AI算力。"),  # holds the gold quote
             citation(2, "这个AI工厂拥有25艾字节的算力"),  # holds the fact, not the quote
@@ -173,7 +177,8 @@ def test_citation_recall_counts_fact_sentences_citing_a_holder() -> None:
 def test_citation_recall_needs_every_fact_of_a_sentence() -> None:
     facts = patterns([r"25\s*艾"], [r"1\s*吉瓦"])
     answer = Answer(
-        "q", "25艾字节算力和1吉瓦电力。[1][2]",
+        "q",
+        "25艾字节算力和1吉瓦电力。[1][2]",
         citations=[citation(1, "拥有25艾字节算力"), citation(2, "电力需求1吉瓦")],
     )
     assert citation_recall_counts(answer, facts) == (1, 1)
@@ -183,15 +188,28 @@ def test_citation_recall_needs_every_fact_of_a_sentence() -> None:
 
 # --- aggregation and reporting -------------------------------------------------------------------
 
-def _row(lang: str, answerable: bool, fact_ok: bool = False, abstained: bool = False,
-         ranks: list[int] | None = None, latency: float = 10.0) -> dict[str, Any]:
+
+def _row(
+    lang: str,
+    answerable: bool,
+    fact_ok: bool = False,
+    abstained: bool = False,
+    ranks: list[int] | None = None,
+    latency: float = 10.0,
+) -> dict[str, Any]:
     row: dict[str, Any] = {"lang": lang, "answerable": answerable, "abstained": abstained}
     row["latency_ms"] = latency
     if answerable:
         ranks = ranks or []
         gains = [1 if i + 1 in ranks[:1] else 0 for i in range(10)]
-        row.update(relevant_ranks=ranks, findable=1, gains=gains, fact_ok=fact_ok,
-                   cite_precision=(1, 2), cite_recall=(1, 1))
+        row.update(
+            relevant_ranks=ranks,
+            findable=1,
+            gains=gains,
+            fact_ok=fact_ok,
+            cite_precision=(1, 2),
+            cite_recall=(1, 1),
+        )
     return row
 
 
@@ -231,8 +249,21 @@ def _result() -> dict[str, Any]:
 def test_markdown_table_has_one_row_per_config() -> None:
     lines = markdown_table(_result()).splitlines()
     assert lines[0].split("|")[1:-1] == [
-        " config ", " hit@1 ", " hit@5 ", " hit@10 ", " MRR ", " nDCG@10 ", " fact_acc ", " fact_acc_zh ",
-        " fact_acc_en ", " cite_P ", " cite_R ", " abstain_ok ", " wrong_abstain ", " p50_ms ", " p95_ms ",
+        " config ",
+        " hit@1 ",
+        " hit@5 ",
+        " hit@10 ",
+        " MRR ",
+        " nDCG@10 ",
+        " fact_acc ",
+        " fact_acc_zh ",
+        " fact_acc_en ",
+        " cite_P ",
+        " cite_R ",
+        " abstain_ok ",
+        " wrong_abstain ",
+        " p50_ms ",
+        " p95_ms ",
     ]
     assert len(lines) == 3
     cells = [c.strip() for c in lines[2].split("|")[1:-1]]
@@ -287,8 +318,13 @@ def test_bar_chart_writes_png(tmp_path: Path) -> None:
 # --- loading and configurations ------------------------------------------------------------------
 
 GOOD = {
-    "id": "q1", "question": "算力多少？", "lang": "zh", "answerable": True,
-    "facts": [["25\\s*艾"]], "sources": ["a.txt"], "quotes": ["拥有25艾字节AI算力"],
+    "id": "q1",
+    "question": "算力多少？",
+    "lang": "zh",
+    "answerable": True,
+    "facts": [["25\\s*艾"]],
+    "sources": ["a.txt"],
+    "quotes": ["拥有25艾字节AI算力"],
 }
 
 

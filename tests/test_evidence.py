@@ -6,18 +6,25 @@ from collections.abc import Sequence
 
 import pytest
 
-from rag.answer.evidence import question_terms
-from rag.answer.expectation import expectation
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.clean import fold
-from rag.embed import E5Embedder
-from rag.rerank import fuse_pools, rerank
+from rag.index.embed import E5Embedder
+from rag.question.expectation import expectation
+from rag.question.terms import question_terms
+from rag.retrieve.rerank import fuse_pools, rerank
 from rag.schema import Passage
+from rag.text.clean import fold
 
 
 def _passage(pid: str, score: float = 1.0, text: str = "", fused_rank: int = 0) -> Passage:
-    return Passage(id=pid, source=f"{pid}.txt", text=text or pid, score=score, start_line=1, end_line=1,
-                   fused_rank=fused_rank)
+    return Passage(
+        id=pid,
+        source=f"{pid}.txt",
+        text=text or pid,
+        score=score,
+        start_line=1,
+        end_line=1,
+        fused_rank=fused_rank,
+    )
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from rag import Assistant, Settings, StoreError
-from rag.formats import SUFFIXES
-from rag.store import ChromaStore
+from rag.index.store import ChromaStore
+from rag.ingest.formats import SUFFIXES
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "软银和英伟达在日本建设的AI工厂有多少算力？"
@@ -28,8 +28,8 @@ TEXTS = [
 ]
 LOADED = """
 import json, sys
-import rag.cli
-code = rag.cli.main(sys.argv[1:])
+import rag.app.cli
+code = rag.app.cli.main(sys.argv[1:])
 import jieba
 print(json.dumps({
     "code": code,
@@ -78,10 +78,10 @@ def test_jieba_cuts_and_tags_the_same_with_the_dictionary_read_word_by_word(
 ) -> None:
     code = (
         "import json, sys\n"
-        "import rag.jieba_dict\n"
-        "from rag.tokens import _jieba\n"
+        "import rag.text.jieba_dict\n"
+        "from rag.text.tokens import _jieba\n"
         "if sys.argv[1] == 'busy':\n"
-        "    rag.jieba_dict.UPGRADE_AFTER = 30  # a long job: the whole dictionary is loaded on the way\n"
+        "    rag.text.jieba_dict.UPGRADE_AFTER = 30  # a long job: the whole dictionary loads on the way\n"
         "if sys.argv[1] != 'whole':\n"
         "    _jieba()\n"
         "import jieba, jieba.posseg\n"
@@ -92,7 +92,9 @@ def test_jieba_cuts_and_tags_the_same_with_the_dictionary_read_word_by_word(
     )
     cache = tmp_path / "cache"
     env = _env(rag_home, cache)
-    subprocess.run([sys.executable, "-c", "from rag.tokens import words; words('建')"], env=env, check=True)
+    subprocess.run(
+        [sys.executable, "-c", "from rag.text.tokens import words; words('建')"], env=env, check=True
+    )
     _wait_for_dictionary(cache)
     runs = {}
     for how in ("file", "busy", "whole"):

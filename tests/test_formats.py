@@ -8,13 +8,10 @@ from pathlib import Path
 import pytest
 
 from rag import Assistant
-from rag.formats import clean_numbered, declared_charset, decode_html, html_lines, span_unit
-from rag.load import SUFFIXES, SkippedFile, find_files, read_document
+from rag.ingest.formats import clean_numbered, declared_charset, decode_html, html_lines, span_unit
+from rag.ingest.load import SUFFIXES, SkippedFile, find_files, read_document
 
-BODY = (
-    "蓝鲸公司在2030年于南海建成了一座海底数据中心，\n"
-    "功率为42兆瓦，可容纳一万台服务器。"
-)
+BODY = "蓝鲸公司在2030年于南海建成了一座海底数据中心，\n功率为42兆瓦，可容纳一万台服务器。"
 PAGE = """<!DOCTYPE html>
 <html><head><meta charset="{charset}"><title>蓝鲸科技新闻网</title>
 <style>p {{ color: #333; }}</style></head>
@@ -130,8 +127,11 @@ def test_pdf_lines_are_numbered_by_page(tmp_path: Path) -> None:
     doc = read_document(path)
     assert [(line.number, line.text) for line in doc.lines] == [
         (1, "Annual report of the Blue Whale company"),
-        (1, "In 2030 the company opened an undersea data centre whose power draw is 42 megawatts "
-         "and which holds ten thousand servers."),
+        (
+            1,
+            "In 2030 the company opened an undersea data centre whose power draw is 42 megawatts "
+            "and which holds ten thousand servers.",
+        ),
         (3, "The Green Pine chip has 1200 qubits."),
         (3, "It was released in 2029."),
     ]

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rag.retrieve import KeywordIndex
+from rag.retrieve.hybrid import KeywordIndex
 
 TEXTS = {"c1": "英伟达的AI工厂需要大量电力。", "c2": "软银在日本建设数据中心。", "c3": "芯片的产量翻了一番。"}
 

@@ -447,7 +447,7 @@ class TestRealEndpoint:
 
 
 def test_eval_scores_the_llm_answerer_when_one_is_configured(assistant: Assistant, llm: ScriptedLLM) -> None:
-    from rag.evaluate import EvalItem, config_names, run_eval
+    from rag.evaluation.harness import EvalItem, config_names, run_eval
 
     smart = make(assistant, llm)
     question = "软银和英伟达在日本建设的AI工厂有多少算力？"

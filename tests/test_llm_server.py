@@ -22,9 +22,7 @@ import pytest
 from llm_server import Reply, ScriptedLLM
 from openai.types.chat import ChatCompletionMessageParam
 
-MESSAGES: list[ChatCompletionMessageParam] = [
-    {"role": "user", "content": "What is RAG?"}
-]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What is RAG?"}]
 
 
 @pytest.fixture
@@ -33,9 +31,7 @@ def server() -> Iterator[ScriptedLLM]:
         yield llm
 
 
-def make_client(
-    server: ScriptedLLM, *, max_retries: int = 0, timeout: float = 5.0
-) -> openai.OpenAI:
+def make_client(server: ScriptedLLM, *, max_retries: int = 0, timeout: float = 5.0) -> openai.OpenAI:
     return openai.OpenAI(
         base_url=server.base_url,
         api_key="test-key",
@@ -58,9 +54,7 @@ def ask(client: openai.OpenAI, model: str = "gpt-test") -> str | None:
 # -- chat completions ------------------------------------------------------------------------
 
 
-def test_plain_completion_returns_text(
-    server: ScriptedLLM, client: openai.OpenAI
-) -> None:
+def test_plain_completion_returns_text(server: ScriptedLLM, client: openai.OpenAI) -> None:
     server.script(Reply(text="Retrieval-augmented generation."))
     completion = client.chat.completions.create(model="gpt-test", messages=MESSAGES)
 
@@ -70,8 +64,7 @@ def test_plain_completion_returns_text(
     assert completion.model == "gpt-test"  # echoed from the request
     assert completion.usage is not None
     assert (
-        completion.usage.total_tokens
-        == completion.usage.prompt_tokens + completion.usage.completion_tokens
+        completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
     )
     assert completion.usage.completion_tokens > 0
 
@@ -81,9 +74,7 @@ def test_plain_completion_returns_text(
     assert request["json"]["model"] == "gpt-test"
 
 
-def test_replies_are_consumed_in_order_then_default(
-    server: ScriptedLLM, client: openai.OpenAI
-) -> None:
+def test_replies_are_consumed_in_order_then_default(server: ScriptedLLM, client: openai.OpenAI) -> None:
     # A plain str is shorthand for Reply(text=...).
     server.script(Reply(text="one"), "two")
     server.default = Reply(text="fallback")
@@ -104,32 +95,22 @@ def test_empty_queue_without_default_is_500_and_not_retried(
     assert len(server.requests) == 1
 
 
-def test_streaming_yields_pieces_that_join_to_text(
-    server: ScriptedLLM, client: openai.OpenAI
-) -> None:
+def test_streaming_yields_pieces_that_join_to_text(server: ScriptedLLM, client: openai.OpenAI) -> None:
     text = "检索增强生成（RAG）把检索和生成结合起来。 Works with ASCII too!"
     server.script(Reply(text=text))
-    chunks = list(
-        client.chat.completions.create(model="gpt-test", messages=MESSAGES, stream=True)
-    )
+    chunks = list(client.chat.completions.create(model="gpt-test", messages=MESSAGES, stream=True))
 
     assert server.requests[0]["json"]["stream"] is True
     assert chunks[0].choices[0].delta.role == "assistant"
     assert chunks[-1].choices[0].finish_reason == "stop"
-    pieces = [
-        c.choices[0].delta.content
-        for c in chunks
-        if c.choices and c.choices[0].delta.content
-    ]
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
     assert "".join(pieces) == text
     assert len(pieces) == math.ceil(len(text) / 4)
     assert all(len(piece) <= 4 for piece in pieces)
     assert {c.model for c in chunks} == {"gpt-test"}
 
 
-def test_streaming_with_include_usage_sends_a_usage_chunk(
-    server: ScriptedLLM, client: openai.OpenAI
-) -> None:
+def test_streaming_with_include_usage_sends_a_usage_chunk(server: ScriptedLLM, client: openai.OpenAI) -> None:
     server.script(Reply(text="hello there"))
     chunks = list(
         client.chat.completions.create(
@@ -156,12 +137,8 @@ def test_error_status_on_a_stream_request_raises_at_create(
 # -- errors and retries ----------------------------------------------------------------------
 
 
-def test_429_raises_rate_limit_error(
-    server: ScriptedLLM, client: openai.OpenAI
-) -> None:
-    server.script(
-        Reply(status=429, error_message="slow down", headers={"retry-after": "7"})
-    )
+def test_429_raises_rate_limit_error(server: ScriptedLLM, client: openai.OpenAI) -> None:
+    server.script(Reply(status=429, error_message="slow down", headers={"retry-after": "7"}))
     with pytest.raises(openai.RateLimitError) as info:
         ask(client)
     error = info.value
@@ -176,9 +153,7 @@ def test_429_raises_rate_limit_error(
     assert error.response.headers["retry-after"] == "7"
 
 
-def test_500_raises_internal_server_error(
-    server: ScriptedLLM, client: openai.OpenAI
-) -> None:
+def test_500_raises_internal_server_error(server: ScriptedLLM, client: openai.OpenAI) -> None:
     server.script(Reply(status=500))
     with pytest.raises(openai.InternalServerError) as info:
         ask(client)
@@ -187,18 +162,14 @@ def test_500_raises_internal_server_error(
     assert info.value.body["type"] == "server_error"
 
 
-def test_401_raises_authentication_error(
-    server: ScriptedLLM, client: openai.OpenAI
-) -> None:
+def test_401_raises_authentication_error(server: ScriptedLLM, client: openai.OpenAI) -> None:
     server.script(Reply(status=401))
     with pytest.raises(openai.AuthenticationError) as info:
         ask(client)
     assert info.value.code == "invalid_api_key"
 
 
-def test_authorization_header_is_received(
-    server: ScriptedLLM, client: openai.OpenAI
-) -> None:
+def test_authorization_header_is_received(server: ScriptedLLM, client: openai.OpenAI) -> None:
     server.script(Reply(text="ok"))
     ask(client)
     headers = server.requests[0]["headers"]
@@ -261,9 +232,7 @@ def test_stop_interrupts_a_slow_stream() -> None:
     llm = ScriptedLLM().start()
     llm.script(Reply(text="abcdefghijklmnop", chunk_delay=30.0))
     with make_client(llm) as client:
-        stream = client.chat.completions.create(
-            model="gpt-test", messages=MESSAGES, stream=True
-        )
+        stream = client.chat.completions.create(model="gpt-test", messages=MESSAGES, stream=True)
         first = next(iter(stream))
         assert first.choices[0].delta.role == "assistant"
         started = time.monotonic()
@@ -281,9 +250,7 @@ def test_malformed_json_with_status_200_raises_plain_json_decode_error(
 ) -> None:
     # Not an openai.OpenAIError: the client calls response.json() unguarded, and the error
     # is not retried either.
-    server.script(
-        Reply(raw=b'{"id": "chatcmpl-1", "choices": ['), Reply(text="never sent")
-    )
+    server.script(Reply(raw=b'{"id": "chatcmpl-1", "choices": ['), Reply(text="never sent"))
     with (
         make_client(server, max_retries=2) as client,
         pytest.raises(json.JSONDecodeError) as info,
@@ -293,13 +260,9 @@ def test_malformed_json_with_status_200_raises_plain_json_decode_error(
     assert len(server.requests) == 1
 
 
-def test_malformed_sse_chunk_raises_json_decode_error(
-    server: ScriptedLLM, client: openai.OpenAI
-) -> None:
+def test_malformed_sse_chunk_raises_json_decode_error(server: ScriptedLLM, client: openai.OpenAI) -> None:
     server.script(Reply(raw=b"data: {not json\n\n"))
-    stream = client.chat.completions.create(
-        model="gpt-test", messages=MESSAGES, stream=True
-    )
+    stream = client.chat.completions.create(model="gpt-test", messages=MESSAGES, stream=True)
     with pytest.raises(json.JSONDecodeError):
         list(stream)
 
@@ -308,9 +271,7 @@ def test_non_json_content_type_returns_a_str_instead_of_a_completion(
     server: ScriptedLLM, client: openai.OpenAI
 ) -> None:
     # Without _strict_response_validation the client silently returns response.text.
-    server.script(
-        Reply(raw=b"<html>bad gateway</html>", headers={"content-type": "text/html"})
-    )
+    server.script(Reply(raw=b"<html>bad gateway</html>", headers={"content-type": "text/html"}))
     result: object = client.chat.completions.create(model="gpt-test", messages=MESSAGES)
     assert result == "<html>bad gateway</html>"
 
@@ -326,9 +287,7 @@ def test_json_of_the_wrong_shape_is_accepted_without_choices(
 # -- embeddings, models, routing -------------------------------------------------------------
 
 
-def test_embeddings_have_the_configured_dimension(
-    server: ScriptedLLM, client: openai.OpenAI
-) -> None:
+def test_embeddings_have_the_configured_dimension(server: ScriptedLLM, client: openai.OpenAI) -> None:
     texts = ["first chunk", "第二段", "first chunk"]
     # The client asks for encoding_format="base64" by default and decodes it as float32.
     result = client.embeddings.create(model="text-embedding-test", input=texts)
@@ -336,9 +295,7 @@ def test_embeddings_have_the_configured_dimension(
     vectors = [item.embedding for item in result.data]
     assert [item.index for item in result.data] == [0, 1, 2]
     assert all(len(v) == 8 for v in vectors)
-    assert all(
-        math.isclose(math.fsum(x * x for x in v), 1.0, rel_tol=1e-5) for v in vectors
-    )
+    assert all(math.isclose(math.fsum(x * x for x in v), 1.0, rel_tol=1e-5) for v in vectors)
     assert vectors[0] == vectors[2]
     assert vectors[0] != vectors[1]
     assert vectors[0] == pytest.approx(server.embed("first chunk"), abs=1e-6)
@@ -352,21 +309,15 @@ def test_embeddings_have_the_configured_dimension(
     server.embedding_dim = 16
     single = client.embeddings.create(model="text-embedding-test", input="x")
     assert len(single.data[0].embedding) == 16
-    sized = client.embeddings.create(
-        model="text-embedding-test", input="x", dimensions=3
-    )
+    sized = client.embeddings.create(model="text-embedding-test", input="x", dimensions=3)
     assert len(sized.data[0].embedding) == 3
 
 
-def test_embeddings_can_be_scripted_to_fail(
-    server: ScriptedLLM, client: openai.OpenAI
-) -> None:
+def test_embeddings_can_be_scripted_to_fail(server: ScriptedLLM, client: openai.OpenAI) -> None:
     server.script_embeddings(Reply(status=429))
     with pytest.raises(openai.RateLimitError):
         client.embeddings.create(model="text-embedding-test", input="x")
-    assert (
-        len(client.embeddings.create(model="text-embedding-test", input="x").data) == 1
-    )
+    assert len(client.embeddings.create(model="text-embedding-test", input="x").data) == 1
 
 
 def test_models_list(server: ScriptedLLM, client: openai.OpenAI) -> None:
@@ -385,9 +336,7 @@ def test_unknown_path_is_a_404_json_error(server: ScriptedLLM) -> None:
     assert server.requests[0]["json"] is None
 
 
-def test_concurrent_requests_are_served_in_parallel(
-    server: ScriptedLLM, client: openai.OpenAI
-) -> None:
+def test_concurrent_requests_are_served_in_parallel(server: ScriptedLLM, client: openai.OpenAI) -> None:
     answers = [f"answer {i}" for i in range(6)]
     server.script(*(Reply(text=a, delay=0.4) for a in answers))
     started = time.monotonic()
@@ -405,7 +354,4 @@ def test_base_url_and_restart() -> None:
     with llm:
         assert llm.base_url.startswith("http://127.0.0.1:")
         assert llm.base_url.endswith("/v1")
-    assert not any(
-        t.name.startswith("ScriptedLLM:") and t.is_alive()
-        for t in threading.enumerate()
-    )
+    assert not any(t.name.startswith("ScriptedLLM:") and t.is_alive() for t in threading.enumerate())

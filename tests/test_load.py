@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import InputError
-from rag.load import SkippedFile, decode, find_files, read_document
+from rag.ingest.load import SkippedFile, decode, find_files, read_document
 
 TEXT = "黃仁勛在CES上發表了演講。英偉達的AI工廠需要1吉瓦電力。\n第二段文字在這裡。\n"
 

@@ -10,14 +10,14 @@ from unittest.mock import patch
 import pytest
 
 from rag import Assistant
-from rag.answer.evidence import Name, question_names
-from rag.answer.expectation import expectation
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.features import FEATURES
-from rag.clean import fold
-from rag.crosslingual import LEXICON_FILE, Gloss, Lexicon, build_table, chinese_amounts, lemmas
-from rag.retrieve import KeywordIndex
-from rag.tokens import tokenize
+from rag.question.expectation import expectation
+from rag.question.terms import Name, question_names
+from rag.retrieve.hybrid import KeywordIndex
+from rag.text.clean import fold
+from rag.text.crosslingual import LEXICON_FILE, Gloss, Lexicon, build_table, chinese_amounts, lemmas
+from rag.text.tokens import tokenize
 
 
 def _translate(text: str) -> list[tuple[str, list[str]]]:
@@ -267,7 +267,7 @@ def test_a_table_built_by_older_rules_is_deleted_when_the_new_one_is_saved(tmp_p
         (tmp_path / old).write_bytes(b"old")
     (tmp_path / "lexicon-notes.pickle").write_bytes(b"not ours")
     lexicon = Lexicon(tmp_path / LEXICON_FILE)
-    with patch("rag.crosslingual.dictionary_file", return_value=dictionary):
+    with patch("rag.text.crosslingual.dictionary_file", return_value=dictionary):
         assert lexicon.table()["japan"] == ["日本"]
     assert sorted(p.name for p in tmp_path.glob("*.pickle")) == sorted([LEXICON_FILE, "lexicon-notes.pickle"])
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.expectation import expectation
-from rag.answer.places import place_words, places_in
-from rag.clean import fold
+from rag.question.expectation import expectation
+from rag.question.places import place_words, places_in
+from rag.text.clean import fold
 
 
 def test_place_names_are_proper_nouns_jieba_and_the_dictionary_agree_on() -> None:

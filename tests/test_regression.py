@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rag import Assistant, Settings
-from rag.evaluate import load_eval, run_eval
+from rag.evaluation.harness import load_eval, run_eval
 
 EVAL = Path(__file__).resolve().parent.parent / "eval"
 

@@ -7,11 +7,18 @@ import json
 from urllib.parse import quote
 
 from rag import Passage
-from rag.answer.citations import passage_evidence
 from rag.answer.llm import answer_messages
-from rag.answer.relevance import about, copies_prompt, is_bare, on_subject, planted_words, repeats_planted
-from rag.answer.secrets import HIDDEN, Redactor
 from rag.config import RETRY_PAUSE, LLMSettings
+from rag.text.secrets import HIDDEN, Redactor
+from rag.verification.citations import passage_evidence
+from rag.verification.relevance import (
+    about,
+    copies_prompt,
+    is_bare,
+    on_subject,
+    planted_words,
+    repeats_planted,
+)
 
 FACT = "The Quibble lighthouse is 61 metres tall and was lit in 1899."
 PASSAGES = [Passage("l", "lighthouse.md", FACT, 1.0, 3, 3, dense=1.0)]

@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from rag import Assistant
-from rag.rerank import fuse_pools, rerank
+from rag.retrieve.rerank import fuse_pools, rerank
+from rag.retrieve.scope import NAMED_LEAD, TITLE_PRIOR, find_scope, split_reference
 from rag.schema import Passage
-from rag.scope import NAMED_LEAD, TITLE_PRIOR, find_scope, split_reference
-from rag.tokens import tokenize
+from rag.text.tokens import tokenize
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from rag import Assistant, Settings, StoreError
-from rag.clean import fold
+from rag.text.clean import fold
 
 pytestmark = pytest.mark.server
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,9 +184,9 @@ def test_an_unreachable_server_is_a_clear_error_within_seconds(tmp_path: Path) -
 def test_a_silent_server_times_out_instead_of_hanging(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rag.store
+    import rag.index.store
 
-    monkeypatch.setattr(rag.store, "SERVER_CONNECT_TIMEOUT", 0.5)
+    monkeypatch.setattr(rag.index.store, "SERVER_CONNECT_TIMEOUT", 0.5)
     with socket.socket() as silent:  # accepts connections (backlog) but never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from rag import Assistant, Citation, Settings
-from rag.bundled import bundled_files
-from rag.load import read_document
+from rag.app.render import render_answer, render_documents
+from rag.index.store import DocumentInfo
+from rag.ingest.bundled import bundled_files
+from rag.ingest.load import read_document
+from rag.ingest.titles import declared_title, document_title, tidy
 from rag.schema import Answer
-from rag.store import DocumentInfo
-from rag.titles import declared_title, document_title, tidy
-from rag.ui_render import render_answer, render_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 

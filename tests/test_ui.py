@@ -23,7 +23,7 @@ pytest.importorskip("gradio")
 from gradio_client import Client, handle_file
 
 from rag import Assistant, Settings, ui
-from rag.ui_render import EXAMPLES, render_answer
+from rag.app.render import EXAMPLES, render_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = (
@@ -283,6 +283,6 @@ def test_missing_gradio_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_the_command_line_does_not_import_gradio() -> None:
-    code = "import sys, rag.cli; rag.cli.build_parser(); print('gradio' in sys.modules)"
+    code = "import sys, rag.app.cli; rag.app.cli.build_parser(); print('gradio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"

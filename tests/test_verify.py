@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from rag import Passage, Verification, verify
-from rag.answer.claims import FEATURES, all_quantities, model
-from rag.answer.quantities import found_quantity
-from rag.clean import fold
-from rag.cli import main
+from rag.app.cli import main
 from rag.errors import InputError
-from rag.verification import read_passages
-from rag.verify_eval import Labelled, Outcome, Reply, keep_all, score
+from rag.evaluation.replies import Labelled, Outcome, Reply, keep_all, score
+from rag.text.clean import fold
+from rag.text.quantities import found_quantity
+from rag.verification.claims import FEATURES, all_quantities, model
+from rag.verification.reply import read_passages
 
 ROOT = Path(__file__).resolve().parents[1]
 FACTORY = (
@@ -208,8 +208,8 @@ def test_the_replies_benchmark_command(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_the_quick_fold_is_the_fold() -> None:
-    from rag.answer.claims import quick_fold
-    from rag.bundled import bundled_files
+    from rag.ingest.bundled import bundled_files
+    from rag.verification.claims import quick_fold
 
     lines = [line for path in bundled_files() for line in path.read_text(encoding="utf-8").splitlines()]
     lines += ["英偉達的 ＡＩ 工廠", "NVIDIA 的 GPU", "遠(yuǎn)方", "Ｆｕｌｌ－ｗｉｄｔｈ ６００億"]

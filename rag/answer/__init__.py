@@ -1,1 +1,2 @@
-"""Answerers: extractive (offline) and LLM, and the citation checks they share."""
+"""Answering from passages: the question's analysis, the fitted answer model that quotes sentences
+offline, and the LLM answerer whose sentences are verified."""

@@ -14,15 +14,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answer.evidence import Name, Sentence, split_passages
 from rag.answer.features import Candidate, candidates, features
 from rag.answer.model import AnswerModel, shipped_model
-from rag.answer.query import Query, QueryAnalyzer
-from rag.crosslingual import Gloss
-from rag.embed import Embedder
+from rag.index.embed import Embedder
+from rag.index.sentence_index import SentenceIndex
+from rag.question.query import Query, QueryAnalyzer
+from rag.question.terms import Name
 from rag.schema import Answer, Citation, Passage
-from rag.sentences import SentenceIndex
-from rag.tokens import is_chinese
+from rag.text.crosslingual import Gloss
+from rag.text.sentences import Sentence, split_passages
+from rag.text.tokens import is_chinese
 
 # the passages an answer reads: the first of the ranked pool, before reranking (as the model is fitted)
 PASSAGES_READ = 8

@@ -28,12 +28,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from rag.answer.citations import is_instruction
-from rag.answer.evidence import Name, Sentence
-from rag.answer.expectation import BYLINE, Expectation
-from rag.answer.query import Query
-from rag.clean import fold
-from rag.tokens import is_chinese
+from rag.question.expectation import BYLINE, Expectation
+from rag.question.query import Query
+from rag.question.terms import Name
+from rag.text.clean import fold
+from rag.text.sentences import Sentence
+from rag.text.tokens import is_chinese
+from rag.verification.citations import is_instruction
 
 _BASE_FAMILIES: dict[str, tuple[str, ...]] = {
     "dense": ("sim", "sim_last", "sim_gap", "sim_rank", "sim_passage"),
@@ -57,7 +58,7 @@ _TIMESTAMP = re.compile(
     r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?\s*\d{1,2}:\d{2}"
     r"|发布(时间|于|日期)|更新(时间|于)|阅读(量|数)|浏览(量|次)|\b(published|updated|posted)( on| at)?\b"
 )
-_END = ("。", "！", "？", "!", "?", ".", "；", ";", "”", "\"", "」", "…", "）", ")")
+_END = ("。", "！", "？", "!", "?", ".", "；", ";", "”", '"', "」", "…", "）", ")")
 # what is left of broken encoding: pinyin in brackets after a Latin letter ("f(xiàn)"), the
 # replacement character, a fragment that starts with a comma
 _BROKEN = re.compile(r"[a-z]\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]+\)|\ufffd|^[,，、;；)）]")

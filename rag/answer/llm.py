@@ -1,5 +1,5 @@
 """The LLM answerer: an OpenAI-compatible model writes the answer from numbered passages, then every
-sentence is checked against the passages it cites (rag.answer.citations).
+sentence is checked against the passages it cites (rag.verification.citations).
 
 Weak retrieval evidence abstains before any request. Endpoint failures (timeouts, refused
 connections, rate limits and 5xx after the client's own retries, malformed or empty replies, a refused
@@ -24,17 +24,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from rag.answer.citations import parse_markers, split_sentences, strip_markers, verify
 from rag.answer.extractive import ExtractiveAnswerer, abstain_text
-from rag.answer.guard import VerifiedStream
-from rag.answer.relevance import about, copies_prompt, is_bare, on_subject
-from rag.answer.secrets import Redactor, configured_secrets, guard_logs
-from rag.chunk import count_tokens
 from rag.config import LLMSettings
 from rag.errors import LLMError
-from rag.formats import describe_span
+from rag.ingest.chunk import count_tokens
+from rag.ingest.formats import describe_span
 from rag.schema import Answer, Passage
-from rag.tokens import is_chinese
+from rag.text.secrets import Redactor, configured_secrets, guard_logs
+from rag.text.tokens import is_chinese
+from rag.verification.citations import parse_markers, split_sentences, strip_markers, verify
+from rag.verification.relevance import about, copies_prompt, is_bare, on_subject
+from rag.verification.stream import VerifiedStream
 
 if TYPE_CHECKING:
     import openai

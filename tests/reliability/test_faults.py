@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 
 from rag import Assistant, Settings, StoreError
+from rag.index.store import ChromaStore
 from rag.schema import Chunk
-from rag.store import ChromaStore
 from tests.reliability.conftest import Counter
 from tests.test_crash import ROOT, _env, _home_with_cache, _ingest_cmd, _state, write_corpus
 from tests.test_server_mode import CHROMA, _free_port

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from rag.chunk import chunk_document
-from rag.clean import clean_document
+from rag.ingest.chunk import chunk_document
 from rag.schema import Document
+from rag.text.clean import clean_document
 
 pytestmark = pytest.mark.reliability
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from rag.formats import decode, decode_html
-from rag.load import SkippedFile, read_document
+from rag.ingest.formats import decode, decode_html
+from rag.ingest.load import SkippedFile, read_document
 from rag.schema import Document
 
 pytestmark = pytest.mark.reliability

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from rag.bundled import bundled_files
 from rag.errors import InputError
+from rag.ingest.bundled import bundled_files
 from rag.schema import Answer
 
 pytestmark = pytest.mark.reliability

@@ -19,12 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag import Assistant, Settings
-from rag.chunk import chunk_document, window_parts, window_tokens
-from rag.clean import clean_document
 from rag.config import EMBED_WINDOW_TOKENS
-from rag.formats import Budget, SkippedFile
-from rag.load import read_document
+from rag.ingest.chunk import chunk_document, window_parts, window_tokens
+from rag.ingest.formats import Budget, SkippedFile
+from rag.ingest.load import read_document
 from rag.schema import Document, Line
+from rag.text.clean import clean_document
 
 pytestmark = pytest.mark.reliability
 Record = Callable[..., Any]
@@ -145,8 +145,8 @@ def test_every_chunk_and_sentence_fits_the_embedding_window(piece: str, repeat: 
         assert "".join(parts) == text
         assert max(map(window_tokens, parts)) <= EMBED_WINDOW_TOKENS
         chunks = chunk_document(Document("long.txt", "/long.txt", "0", [Line(1, text.strip() or "x")]))
-        from rag.answer.evidence import split_passages
-        from rag.sentences import as_passage
+        from rag.index.sentence_index import as_passage
+        from rag.text.sentences import split_passages
 
         sentences = [s.text for c in chunks for s in split_passages([as_passage(c)])]
         assert max(map(window_tokens, sentences)) <= EMBED_WINDOW_TOKENS

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from rag import Assistant, InputError, Settings
-from rag.clean import strip_controls
-from rag.formats import decode
-from rag.questions import check_searchable
-from rag.sanitize import without_links
+from rag.ingest.formats import decode
+from rag.text.clean import strip_controls
+from rag.text.questions import check_searchable
+from rag.text.sanitize import without_links
 
 pytestmark = pytest.mark.reliability
 Record = Callable[..., Any]
@@ -174,7 +174,7 @@ def test_escapes_in_a_document_and_its_name_are_not_printed(
     capsys: pytest.CaptureFixture[str],
     record: Record,
 ) -> None:
-    from rag.cli import main
+    from rag.app.cli import main
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -225,7 +225,7 @@ def test_questions_with_words_or_numbers_pass_the_check() -> None:
 def test_a_same_name_upload_keeps_both_documents(
     assistant: Assistant, tmp_path: Path, record: Record
 ) -> None:
-    from rag import ui
+    from rag.app import ui
 
     a = Assistant(
         Settings(home=tmp_path / "home", llm=None),

@@ -35,7 +35,7 @@ def _cut_off_uploads(port: int, sizes: tuple[int, ...]) -> None:
 
 def test_uploads_cut_off_leave_no_files(assistant: Assistant, tmp_path: Path, record: Record) -> None:
     pytest.importorskip("gradio")
-    from rag import ui
+    from rag.app import ui
 
     a = Assistant(
         Settings(home=tmp_path / "home", llm=None, max_file_mb=1),

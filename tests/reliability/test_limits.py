@@ -12,7 +12,7 @@ import pytest
 from llm_server import Reply, ScriptedLLM
 
 from rag import Assistant, InputError, Settings
-from rag.cli import main
+from rag.app.cli import main
 from rag.config import LLMSettings
 
 pytestmark = pytest.mark.reliability
@@ -68,7 +68,7 @@ def test_passages_cap(
 
 def test_passages_cap_bounds_the_web_ui_slider(assistant: Assistant, record: Callable[..., Any]) -> None:
     pytest.importorskip("gradio")
-    from rag import ui
+    from rag.app import ui
 
     with record("cap: passages per question"):
         app = ui.build_app(on_index(assistant, max_passages=4, top_k=4))
@@ -131,7 +131,7 @@ def test_file_size_cap_in_the_web_ui(
     assistant: Assistant, tmp_path: Path, record: Callable[..., Any]
 ) -> None:
     pytest.importorskip("gradio")
-    from rag import ui
+    from rag.app import ui
 
     with record("cap: file size") as counter:
         a = on_index(assistant, max_file_mb=0.01)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag import Assistant, Settings
-from rag.load import NOT_FOLLOWED, walk_files
+from rag.ingest.load import NOT_FOLLOWED, walk_files
 
 pytestmark = pytest.mark.reliability
 Record = Callable[..., Any]

@@ -214,7 +214,7 @@ def test_fifty_threads_get_the_sequential_answers_from_a_warm_assistant(
 def served(assistant: Assistant) -> Iterator[str]:
     """The web app on the session's assistant, served for real on 127.0.0.1."""
     pytest.importorskip("gradio")
-    from rag import ui
+    from rag.app import ui
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -249,7 +249,7 @@ def test_fifty_gradio_clients_get_the_sequential_answers(
     quotes), and so is every reply to the same questions asked one at a time through the server."""
     from gradio_client import Client
 
-    from rag.ui_render import render_answer
+    from rag.app.render import render_answer
 
     expected = [render_answer(a, "MSG") for a in reference.answers]
     one = Client(served, verbose=False)

@@ -1,0 +1,1 @@
+"""What people use: the `rag` command line and the Gradio chat UI."""

@@ -1,0 +1,1 @@
+"""Reading documents: formats, cleaning, paragraph chunks with their lines, titles, the bundled articles."""

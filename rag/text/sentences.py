@@ -1,0 +1,56 @@
+"""Sentences of passages with the file lines they stand on, and the soft wrap that joins lines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.schema import Passage
+from rag.text.clean import fold
+from rag.text.tokens import sentences
+
+END_PUNCT = ("。", "！", "？", ".", "!", "?", "；", ";", "…", "”", "」", '"', "）", ")")
+
+
+def continues(text: str, number: int, next_number: int) -> bool:
+    """A line soft-wrapped in the file: long, no end punctuation, and the next line follows directly.
+
+    Short lines without end punctuation are headings, which stand alone, unless a bracket or quote
+    opened on the line is still open.
+    """
+    if next_number != number + 1 or text.rstrip().endswith(END_PUNCT):
+        return False
+    unclosed = any(text.count(a) > text.count(b) for a, b in ("（）", "()", "“”", "「」", "《》"))
+    return len(text) > 40 or unclosed
+
+
+@dataclass
+class Sentence:
+    """A sentence of a retrieved passage, with the file line it stands on."""
+
+    passage: Passage
+    rank: int
+    line: int
+    text: str
+    folded: str
+
+
+def split_passages(passages: Sequence[Passage]) -> list[Sentence]:
+    """Every sentence of every passage, in rank order, with its line number."""
+    out = []
+    for rank, passage in enumerate(passages):
+        lines = passage.text.split("\n")
+        numbers = list(passage.line_numbers) or [passage.start_line] * len(lines)
+        paragraphs: list[tuple[int, str]] = []
+        previous = -1
+        for line_text, number in zip(lines, numbers):
+            if paragraphs and continues(paragraphs[-1][1], previous, number):
+                glue = " " if paragraphs[-1][1][-1:].isascii() and line_text[:1].isascii() else ""
+                paragraphs[-1] = (paragraphs[-1][0], paragraphs[-1][1] + glue + line_text)
+            else:
+                paragraphs.append((number, line_text))
+            previous = number
+        for number, text in paragraphs:
+            for sentence in sentences(text):
+                out.append(Sentence(passage, rank, number, sentence, fold(sentence)))
+    return out

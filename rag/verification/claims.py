@@ -1,0 +1,438 @@
+"""What an answer sentence claims, what a passage holds, and the features that compare the two.
+
+The citation verifier (rag.verification.citations) asks, for every sentence of an answer and every passage,
+how likely the passage supports the sentence. That likelihood is a logistic regression over the
+explicit features below; its weights and its threshold are fitted by `eval/tune_verifier.py` on
+labelled model replies and shipped in `rag/verification/verifier_weights.json` (runtime: numpy only).
+
+Feature families (each can be left out by the fitting script, to measure what it adds):
+- numbers: the sentence's figures, unit-aware and in words too (600亿美元 = $60 billion, 1000兆瓦 =
+  1 GW, 六十, 两千亿, "sixty"), found in the passage or not, and whether the thing a found figure
+  counts appears next to it there (350 libraries is not 350 startups);
+- terms: the sentence's content words in the passage's own script, and Han character pairs;
+- names: capitalised words, acronyms and codes (and their dictionary translations) missing from it;
+- crosslingual: English words whose dictionary translation the Chinese passage holds, and the
+  passage's own words quoted in parentheses ("Supernode (超節點)");
+- shape: how much there is to check at all (filler and restated questions have little).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from rag.text.quantities import UNIT_WORD, Quantity, chinese_number, found_quantity, quantities
+from rag.text.tokens import STOPWORDS, bigrams, is_chinese
+
+WEIGHTS_FILE = "verifier_weights.json"
+CLAIM_CACHE = 1024  # answer sentences whose facts are kept
+MAX_TRANSLATIONS = 16  # dictionary translations tried per English word, shortest first
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "numbers": (
+        "num_count",
+        "num_missing",
+        "num_all_found",
+        "num_context_absent",
+        "num_missing_where_words_match",
+    ),
+    "terms": ("term_share", "term_missing", "han_pairs", "local_share", "grounded"),
+    "names": ("name_missing", "name_missing_any", "name_missing_where_words_match"),
+    "crosslingual": ("cross_share", "quoted_share", "cross_script"),
+    "shape": ("content_units", "no_content"),
+}
+FEATURES: tuple[str, ...] = tuple(f for names in FAMILIES.values() for f in names)
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_IGNORED = frozenset(
+    {"资料", "段落", "文档", "来源", "提及", "表示", "指出", "文章", "认为", "提到", "根据", "还说"}
+    | {"passage", "passages", "document", "documents", "source", "sources", "according", "mentioned"}
+    | {"mentions", "states", "stated", "says", "said", "also", "article", "text", "notes", "noted"}
+    | {"explains", "describes", "adds", "added", "writes", "wrote", "reports", "reported"}
+)
+_ENGLISH_FILLER = STOPWORDS | frozenset(
+    """these those such other some more most very just only each every both any all one its his her
+    them him our your may might must shall being own same well also like make made using used use
+    there here within while where whereas because since so yet but if into onto upon out over under
+    after before again further once per via among between through during without against now then
+    today currently still already even ever never always often please visit see find know need let
+    help hope details detail information info question questions answer answers thing things way
+    ways lot lots kind sort get got go going want wants think yes okay""".split()
+)
+
+# -- folding, quickly ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _t2s_starts() -> frozenset[str] | None:
+    """Every character a traditional→simplified conversion entry starts with (None: unknown)."""
+    from rag.text.clean import _converter
+
+    try:
+        converter: Any = _converter()
+        converter.convert("")  # loads its tables
+        return frozenset(k[0] for chain in converter._dict_chain_data for _, _, table in chain for k in table)
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return None
+
+
+def quick_fold(text: str) -> str:
+    """`rag.text.clean.fold`, without the script conversion when no character of the text could change
+    (answers and most passages are in simplified script or English): the same result, faster."""
+    from rag.text.clean import strip_pinyin, to_simplified
+
+    starts = _t2s_starts()
+    normal = unicodedata.normalize("NFKC", strip_pinyin(text))
+    if starts is not None and starts.isdisjoint(normal):
+        return normal.lower()
+    return to_simplified(normal).lower()
+
+
+# -- numbers, also in words ------------------------------------------------------------------------
+
+_CN_SCALE = {"万亿": 1e12, "亿": 1e8, "万": 1e4}
+_CN_WORDS = re.compile(
+    r"(?<![第\d])([零〇一二两三四五六七八九十百千]{2,}|[二两三四五六七八九十百千])(万亿|亿|万)?(分之([零〇一二两三四五六七八九十百]+))?"
+)
+_EN_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen".split())}  # fmt: skip
+_EN_TENS = {
+    w: 10 * i
+    for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split())
+    if w != "_"
+}
+_EN_SCALE = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_EN_ALT = "|".join(
+    sorted([*_EN_TENS, *_EN_UNITS], key=len, reverse=True)
+)  # longest first: eighteen, not eight
+_EN_WORDS = re.compile(
+    r"\b((?:(?:" + _EN_ALT + r")\b[\s-]?)+)((?:hundred|thousand|million|billion|trillion)\b)?",
+)
+_QUOTED = re.compile(r"[（(]([^()（）]*[\u4e00-\u9fff][^()（）]*)[)）]")
+_GLOSSED = re.compile(r"([A-Za-z][\w.-]*)\s*[（(]([\u4e00-\u9fff][^()（）]{0,12})[)）]")
+_NUMBER_AT = re.compile(
+    r"\d[\d,]*(?:\.\d+)?\s*(?:万亿|亿|万|千)?|[零〇一二两三四五六七八九十百千]+(?:万亿|亿|万)?"
+    r"|\b(?:" + _EN_ALT + r")\b(?:[\s-]+(?:" + _EN_ALT + r")\b)*"
+)
+
+
+def _words_numbers(folded: str) -> list[Quantity]:
+    """Numbers written in words that `quantities` leaves out: 六十, 两千亿, 十分之一, "sixty"."""
+    out: list[Quantity] = []
+    for m in _CN_WORDS.finditer(folded):
+        body, scale, fraction, denominator = m.groups()
+        if body == "十" and folded[m.end() : m.end() + 1] in ("分", "足") and not fraction:
+            continue  # 十分 (very), 十足
+        if len(body) == 1 and not scale and not fraction:
+            continue  # a lone 三 or 百 is more often a word than a figure
+        if fraction:  # 十分之一: one part in ten
+            share = chinese_number(denominator) / (chinese_number(body) or 1.0)
+            out.append(Quantity(share, share, "ratio"))
+            continue
+        value = chinese_number(body) * _CN_SCALE.get(scale or "", 1.0)
+        out.append(Quantity(value, value, ""))
+    for m in _EN_WORDS.finditer(folded):
+        parts = re.split(r"[\s-]+", m.group(1).strip())
+        if parts == ["one"] and not m.group(2):
+            continue  # "one of them": a pronoun more often than a figure
+        value = float(sum(_EN_TENS.get(p, _EN_UNITS.get(p, 0)) for p in parts))
+        if m.group(2):
+            value *= _EN_SCALE[m.group(2)]
+        out.append(Quantity(value, value, ""))
+    return out
+
+
+def all_quantities(folded: str) -> list[Quantity]:
+    """Figures in folded text: digits with their scales and units, and numbers in words."""
+    found = quantities(folded)
+    extra = [q for q in _words_numbers(folded) if not found_quantity(q, found)]
+    return found + extra
+
+
+def _located(folded: str) -> list[tuple[Quantity, int, int]]:
+    """Each figure of folded text with where its number starts and its unit ends."""
+    out: list[tuple[Quantity, int, int]] = []
+    spots = list(_NUMBER_AT.finditer(folded))
+    for k, m in enumerate(spots):
+        stop = spots[k + 1].start() if k + 1 < len(spots) else len(folded)
+        window = folded[m.start() : min(stop, m.end() + 14)]
+        found = all_quantities(window)
+        if found:
+            tail = re.match(r"[\d,.\s零〇一二两三四五六七八九十百千万亿]*", window)
+            unit_end = max(m.end(), m.start() + (tail.end() if tail else 0))
+            out.append((found[0], m.start(), unit_end))
+    return out
+
+
+_COUNTED = re.compile(r"[a-z][a-z-]{2,}|[\u4e00-\u9fff]{2}")
+
+
+def content_words(folded: str) -> list[str]:
+    """Content words of folded text: jieba's words (no HMM: fast, and names stay whole) without
+    stopwords and punctuation; single characters in a row are joined into one word."""
+    from rag.text.tokens import _jieba
+
+    out = []
+    run = ""  # single Han characters in a row: a word the dictionary does not know (算力)
+    for token in [*_jieba().lcut(folded, HMM=False), ""]:  # type: ignore[attr-defined]
+        token = token.strip()
+        if len(token) == 1 and _HAN.match(token) and token not in STOPWORDS:
+            run += token
+            continue
+        if len(run) >= 2:
+            out.append(run)
+        run = ""
+        if token and token not in STOPWORDS and _WORD.match(token):
+            out.append(token)
+    return out
+
+
+_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]|[a-z0-9][a-z0-9.+-]*")
+
+# -- the lexicon (English → Chinese), loaded once ---------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, list[str]]:
+    from rag.config import default_home
+    from rag.text.crosslingual import LEXICON_FILE, Lexicon
+
+    home = default_home()
+    return Lexicon(home / LEXICON_FILE if home.is_dir() else None).table()
+
+
+@lru_cache(maxsize=4096)
+def translations(word: str) -> tuple[str, ...]:
+    """Chinese words a (lower-case) English word may translate to, primary senses first."""
+    from rag.text.crosslingual import lemmas
+
+    table = _table()
+    found: list[str] = []
+    for form in lemmas(word):
+        found.extend(w for w in table.get(form, []) if w not in found and len(w) <= 4)
+    return tuple(sorted(found, key=len)[:MAX_TRANSLATIONS])
+
+
+def _stem(word: str) -> str:
+    return word if len(word) <= 4 else word[: max(4, len(word) - 3)]
+
+
+_URL = re.compile(r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.|(?<![\w/])//(?=\w))[^\s)\]>\"'“”]*", re.IGNORECASE)
+
+
+def without_urls(text: str) -> str:
+    """The text with its URLs blanked: an address is never evidence, nor a claim."""
+    return _URL.sub(" ", text)
+
+
+# -- a passage -------------------------------------------------------------------------------------
+
+
+@dataclass
+class PassageFacts:
+    """What one passage can support: its sentences (folded), figures and their positions."""
+
+    folded: str
+    sentences: list[str]
+    figures: list[tuple[Quantity, int, int]]
+    han: bool
+    latin: bool
+
+    @classmethod
+    def of(cls, sentences: list[str]) -> PassageFacts:
+        sentences = [without_urls(s) for s in sentences]
+        folded = "\n".join(sentences)
+        return cls(folded, sentences, _located(folded), bool(_HAN.search(folded)), not is_chinese(folded))
+
+    def has(self, term: str, text: str | None = None) -> bool:
+        """The term occurs (a Latin word by its stem, at a word start)."""
+        text = self.folded if text is None else text
+        if _HAN.search(term):
+            return term in text
+        return re.search(rf"(?<![a-z0-9]){re.escape(_stem(term))}", text) is not None
+
+    def has_translation(self, word: str, text: str | None = None) -> bool:
+        text = self.folded if text is None else text
+        return any(t in text for t in translations(word))
+
+
+# -- a claim ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClaimFacts:
+    """An answer sentence: its figures (and what each counts), content words, names, quoted originals."""
+
+    text: str
+    folded: str
+    figures: list[tuple[Quantity, str]]  # the figure, and the word after it (what it counts)
+    han_terms: list[str]
+    latin_terms: list[str]
+    names: list[str]
+    quoted: list[str]  # Han text an English sentence quotes in brackets
+    pairs: list[str]
+
+    @classmethod
+    def of(cls, text: str) -> ClaimFacts:
+        """The facts of a sentence (kept for the sentences seen last: a streamed sentence is checked
+        as it arrives and again with the whole answer)."""
+        return _claim_facts(text)
+
+    @classmethod
+    def read(cls, text: str) -> ClaimFacts:
+        text = without_urls(text)
+        folded = quick_fold(text)
+        figures: list[tuple[Quantity, str]] = []
+        for quantity, _, unit_end in _located(folded):
+            if any(found_quantity(quantity, [q]) and q.value == quantity.value for q, _ in figures):
+                continue  # "$60 billion (600亿美元)": one figure, written twice
+            after = [w for w in _COUNTED.findall(folded[unit_end : unit_end + 16]) if not UNIT_WORD.match(w)]
+            after = [w for w in after if w not in _ENGLISH_FILLER and w not in STOPWORDS]
+            figures.append((quantity, after[0] if after else ""))
+        han: list[str] = []
+        latin: list[str] = []
+        for w in content_words(folded):
+            if w in _IGNORED or w[0].isdigit() or UNIT_WORD.match(w) or w in han or w in latin:
+                continue
+            if _HAN.search(w):
+                if len(w) >= 2:
+                    han.append(w)
+            elif len(w) >= 3 and w not in _ENGLISH_FILLER:
+                latin.append(w)
+        names = []
+        for m in re.finditer(
+            r"(?<![\w])([A-Z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*|[a-z]+[A-Z][A-Za-z0-9]*)", text
+        ):
+            word = m.group(1)
+            starts = m.start() == 0 or text[: m.start()].rstrip()[-1:] in ".:!?-•*"
+            special = (word.isupper() and len(word) > 1) or re.search(r"[a-z][A-Z]|\d", word)
+            if starts and not special:
+                continue  # a capital that only starts the sentence
+            lowered = word.lower()
+            if lowered not in _ENGLISH_FILLER and lowered not in _IGNORED and lowered not in names:
+                names.append(lowered)
+        quoted = [quick_fold(q) for q in _QUOTED.findall(text)] if not is_chinese(text) else []
+        # a name followed by the passage's own word for it ("Miyakawa (宫川)") is checked by that word
+        glossed = {quick_fold(m.group(1)): quick_fold(m.group(2)) for m in _GLOSSED.finditer(text)}
+        names = [n for n in names if n not in glossed] + [g for n, g in glossed.items() if n in names]
+        return cls(text, folded, figures, han, latin, names, quoted, list(dict.fromkeys(bigrams(folded))))
+
+
+@lru_cache(maxsize=CLAIM_CACHE)
+def _claim_facts(text: str) -> ClaimFacts:
+    return ClaimFacts.read(text)
+
+
+# -- features --------------------------------------------------------------------------------------
+
+
+def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
+    """The feature values of a sentence against one passage (see the module docstring)."""
+    missing = 0
+    absent = 0
+    for quantity, counted in claim.figures:
+        spots = [(s, e) for q, s, e in passage.figures if found_quantity(quantity, [q])]
+        if not spots:
+            missing += 1
+            continue
+        if counted and not any(_near(counted, passage, s, e) for s, e in spots):
+            absent += 1
+    n_fig = len(claim.figures)
+    han_check = [t for t in claim.han_terms if passage.han]
+    han_found = [t for t in han_check if t in passage.folded]
+    latin_found = [t for t in claim.latin_terms if passage.has(t)]
+    cross = [t for t in claim.latin_terms if t not in latin_found and t not in claim.names]
+    cross_found = [t for t in cross if passage.han and passage.has_translation(t)]
+    found_units = len(han_found) + len(latin_found) + len(cross_found)
+    checkable = len(han_check) + len(claim.latin_terms)
+    share = found_units / checkable if checkable else 0.0
+    local = 0.0
+    for sentence in passage.sentences:
+        hits = sum(t in sentence for t in han_found) + sum(passage.has(t, sentence) for t in latin_found)
+        hits += sum(passage.has_translation(t, sentence) for t in cross_found)
+        local = max(local, hits / checkable if checkable else 0.0)
+    names_missing = [
+        n for n in claim.names if not passage.has(n) and not (passage.han and passage.has_translation(n))
+    ]
+    pairs = sum(p in passage.folded for p in claim.pairs) / len(claim.pairs) if claim.pairs else 0.0
+    quoted = (
+        sum(any(p in passage.folded for p in bigrams(q)) or q in passage.folded for q in claim.quoted)
+        / len(claim.quoted)
+        if claim.quoted
+        else 0.0
+    )
+    units = len(claim.han_terms) + len(claim.latin_terms) + n_fig
+    return {
+        "num_count": math.log1p(n_fig),
+        "num_missing": missing / n_fig if n_fig else 0.0,
+        "num_all_found": float(n_fig > 0 and missing == 0),
+        # a figure changed in a sentence whose words are all there: the typical wrong fact
+        "num_missing_where_words_match": (missing / n_fig if n_fig else 0.0) * local,
+        "name_missing_where_words_match": float(bool(names_missing)) * local,
+        "num_context_absent": absent / n_fig if n_fig else 0.0,
+        "term_share": share,
+        "term_missing": math.log1p(
+            len(han_check) - len(han_found) + len(claim.latin_terms) - len(latin_found) - len(cross_found)
+        ),
+        "han_pairs": pairs,
+        "local_share": local,
+        "name_missing": math.log1p(len(names_missing)),
+        "name_missing_any": float(bool(names_missing)),
+        "cross_share": len(cross_found) / len(cross) if cross and passage.han else 0.0,
+        "quoted_share": quoted,
+        "cross_script": float(passage.han and not is_chinese(claim.text)),
+        "content_units": math.log1p(units),
+        "no_content": float(units == 0),
+        # the words are there and so is every figure and name: the claim as a whole is grounded
+        "grounded": local * (1.0 - (missing / n_fig if n_fig else 0.0)) * float(not names_missing),
+    }
+
+
+def _near(counted: str, passage: PassageFacts, start: int, end: int) -> bool:
+    """The word the claim's figure counts occurs next to the passage's figure (or a translation of it)."""
+    window = passage.folded[max(0, start - 24) : end + 24]
+    if _HAN.search(counted):
+        return counted in window or any(p in window for p in bigrams(counted))
+    return passage.has(counted, window) or any(t in window for t in translations(counted))
+
+
+# -- the fitted model ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Model:
+    """Logistic regression over `FEATURES`: P(passage supports sentence) and the keep threshold."""
+
+    names: tuple[str, ...]
+    weights: np.ndarray
+    bias: float
+    threshold: float
+
+    def probability(self, values: dict[str, float]) -> float:
+        x = np.fromiter((values[n] for n in self.names), dtype=float, count=len(self.names))
+        return float(1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias))))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Model:
+        names = tuple(data["features"])
+        return cls(
+            names,
+            np.asarray([data["weights"][n] for n in names], dtype=float),
+            float(data["bias"]),
+            float(data["threshold"]),
+        )
+
+
+@lru_cache(maxsize=1)
+def model() -> Model:
+    """The shipped model (rag/verification/verifier_weights.json)."""
+    text = resources.files("rag.verification").joinpath(WEIGHTS_FILE).read_text(encoding="utf-8")
+    return Model.from_dict(json.loads(text))
