@@ -14,6 +14,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from rag.answer.conversation import History, standalone_question, turns
 from rag.answer.extractive import PASSAGES_READ, ExtractiveAnswerer
 from rag.answer.llm import LLMAnswerer
+from rag.answer.protocol import Answerer
 from rag.config import Settings
 from rag.errors import InputError
 from rag.index.embed import Embedder, EmbeddingCache, make_embedder
@@ -25,6 +26,7 @@ from rag.ingest.reembed import done as reembed_done
 from rag.ingest.reembed import drop_for_model as reembed_files
 from rag.question.expectation import split_question
 from rag.retrieve.hybrid import HybridRetriever, KeywordIndex
+from rag.retrieve.protocol import Retriever
 from rag.retrieve.rerank import POOL, fuse_pools, rerank
 from rag.retrieve.scope import Scope, find_scope
 from rag.schema import Answer, IngestReport, Passage
@@ -38,7 +40,9 @@ class Assistant:
     """Answers questions about a collection of documents, citing the passages it used.
 
     With no arguments it uses the bundled articles and the data folder in RAG_HOME, and indexes
-    them on first use.
+    them on first use. The retriever and the answerer are the built-in ones unless others are given
+    (`rag.retrieve.protocol.Retriever`, `rag.answer.protocol.Answerer`); the built-in ones are
+    rebuilt after each ingest, given ones are used as they are.
 
     Example:
         >>> from rag import Assistant
@@ -55,6 +59,8 @@ class Assistant:
         bundled: bool = True,
         show_progress: bool | None = None,
         reembed: bool = False,
+        retriever: Retriever | None = None,
+        answerer: Answerer | None = None,
     ) -> None:
         """`reembed`: when the knowledge base was built with another embedding model than the one
         configured, rebuild it with this one (its report is in `reembed_report`) instead of refusing."""
@@ -70,6 +76,7 @@ class Assistant:
             home, self.settings.collection, self.embedder.model_id, self.settings.chroma_url
         )
         self._lock = threading.RLock()
+        self._given = (retriever, answerer)
         self._show_progress = sys.stderr.isatty() if show_progress is None else show_progress
         self.llm = LLMAnswerer(self.settings.llm) if self.settings.llm else None
         self.reembed_report: IngestReport | None = None
@@ -85,14 +92,16 @@ class Assistant:
         lexicon = Lexicon(self.settings.home / LEXICON_FILE)
         keywords = KeywordIndex.load_or_build(self.store.ids(), self._texts, cache, lexicon)
         sentences = SentenceIndex(self.embedder)
+        hybrid = HybridRetriever(self.store, self.embedder, keywords, sentences)
+        retriever, answerer = self._given
         with self._lock:
-            self.retriever = HybridRetriever(self.store, self.embedder, keywords, sentences)
-            self.extractive = ExtractiveAnswerer(
+            self.retriever: Retriever = retriever or hybrid
+            self.extractive: Answerer = answerer or ExtractiveAnswerer(
                 keywords.idf,
                 self.embedder,
                 sentences,
                 translate=keywords.glosses,
-                documents_with=self.retriever.documents_with,
+                documents_with=hybrid.documents_with,
                 english=keywords.english,
             )
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from rag.errors import InputError
 
@@ -228,3 +230,40 @@ class Settings:
     def max_file_bytes(self) -> int:
         """The largest file that is read, in bytes."""
         return int(self.max_file_mb * 2**20)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting as plain values (the folder as text; API keys left out), e.g. to record the
+        configuration an eval run scored. `Settings.from_dict` reads it back.
+
+        Example:
+            >>> settings = Settings(home="/tmp/kb", top_k=8, llm=None, embedding=None)
+            >>> Settings.from_dict(settings.to_dict()) == settings
+            True
+        """
+        data = asdict(self)
+        data["home"] = str(self.home)
+        for part in ("llm", "embedding"):
+            if data[part] is not None:
+                del data[part]["api_key"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Settings:
+        """Settings from the values `to_dict` gives; a setting left out takes its default (and the
+        environment's), a name that is not a setting is an InputError."""
+        values = dict(data)
+        parts: dict[str, type[Any]] = {
+            "settings": cls,
+            "llm": LLMSettings,
+            "embedding": EmbeddingSettings,
+        }
+        for name, kind in parts.items():
+            given = values if name == "settings" else values.get(name)
+            unknown = sorted(set(given or {}) - {f.name for f in fields(kind)})
+            if unknown:
+                raise InputError(f"Unknown {name} name(s): {', '.join(unknown)}")
+        if values.get("llm") is not None:
+            values["llm"] = LLMSettings(**values["llm"])
+        if values.get("embedding") is not None:
+            values["embedding"] = EmbeddingSettings(**values["embedding"])
+        return cls(**values)

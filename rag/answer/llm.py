@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from rag.answer.extractive import ExtractiveAnswerer, abstain_text
+from rag.answer.extractive import abstain_text
+from rag.answer.protocol import Answerer
 from rag.config import LLMSettings
 from rag.errors import LLMError
 from rag.ingest.chunk import count_tokens
@@ -280,7 +281,7 @@ class LLMAnswerer:
         self,
         question: str,
         passages: Sequence[Passage],
-        extractive: ExtractiveAnswerer,
+        extractive: Answerer,
         stream: bool = False,
         fallback_k: int = 5,
     ) -> Iterator[str | Answer]:
@@ -307,7 +308,7 @@ class LLMAnswerer:
         self,
         question: str,
         passages: Sequence[Passage],
-        extractive: ExtractiveAnswerer,
+        extractive: Answerer,
         stream: bool,
         fallback_k: int,
     ) -> Iterator[str | Answer]:
@@ -445,7 +446,7 @@ class LLMAnswerer:
                     log.debug("Closing the reply stream failed", exc_info=True)
 
     def _fallback(
-        self, question: str, passages: Sequence[Passage], extractive: ExtractiveAnswerer, why: str, show: bool
+        self, question: str, passages: Sequence[Passage], extractive: Answerer, why: str, show: bool
     ) -> Iterator[str | Answer]:
         why = self.client.redact(why)
         log.info("Answering without the language model: %s", why)

@@ -33,6 +33,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         assistant = Assistant(settings)
     result: dict[str, Any] = run_eval(assistant, items, configs=configs, k=args.k)
+    result["settings"] = assistant.settings.to_dict()  # what was scored (API keys left out)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")

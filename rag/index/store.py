@@ -175,14 +175,14 @@ class ChromaStore:
             raise self._failure(action, exc, write) from exc
 
     def _write(self, action: str, call: Callable[[Any], object]) -> None:
-        """`call` on the collection, as a write: once more on new connections when it failed on one
-        Chroma opened while the folder was read-only and the folder is writable now."""
+        """`call` on the collection, as a write; when it fails on a folder that is writable, once
+        more on new connections (Chroma keeps the ones it opened while the folder was read-only, and
+        they fail every write, as "readonly database" or as a failed compaction)."""
         try:
             with self._guard(action, write=True):
                 call(self._collection)
         except StoreError as error:
-            stale = "readonly database" in str(error.__cause__).lower()
-            if self.url or not stale or unwritable(self.folder) is not None:
+            if self.url or unwritable(self.folder) is not None:
                 raise
             log.debug("Reopening %s on new connections after: %s", self.name, error.__cause__)
             forget_embedded(self.home)
