@@ -7,7 +7,8 @@ import pytest
 
 from rag.answer.conversation import History, fallback_standalone, turns
 from rag.answer.extractive import ABSTAIN_ZH
-from rag.answer.llm import answer_messages, escape_passage, fit_passages, load_prompt, says_not_found
+from rag.answer.llm import says_not_found
+from rag.answer.prompts import answer_messages, escape_passage, fit_passages, load_prompt
 from rag.errors import InputError
 from rag.ingest.chunk import count_tokens
 from rag.schema import Passage

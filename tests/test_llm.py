@@ -1,4 +1,4 @@
-"""The LLM answer path end to end: real openai client, real HTTP to tests/llm_server.ScriptedLLM, the
+"""The LLM answer path end to end: real openai client, real HTTP to tests/support/llm_server.ScriptedLLM, the
 real bundled index (shared with the session's assistant), citations checked after generation."""
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from llm_server import Reply, ScriptedLLM
 
 from rag import Answer, Assistant, Settings
 from rag.answer.extractive import ABSTAIN_EN, ABSTAIN_ZH
-from rag.answer.llm import fit_passages, gate_bar, retrieval_signal
+from rag.answer.llm import gate_bar, retrieval_signal
+from rag.answer.prompts import fit_passages
 from rag.config import LLMSettings
 from rag.errors import InputError
+from tests.support.llm_server import Reply, ScriptedLLM
 
 KEY = "sk-test-SECRET123"
 COMPUTE = "软银和英伟达在日本建设的AI工厂有多少算力？"

@@ -7,7 +7,7 @@ import json
 from urllib.parse import quote
 
 from rag import Passage
-from rag.answer.llm import answer_messages
+from rag.answer.prompts import answer_messages
 from rag.config import RETRY_PAUSE, LLMSettings
 from rag.text.secrets import HIDDEN, Redactor
 from rag.verification.citations import passage_evidence

@@ -17,28 +17,22 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from rag.answer.endpoint import EndpointError, Finish, LLMClient
 from rag.answer.extractive import abstain_text
+from rag.answer.prompts import answer_messages, fit_passages, load_prompt, render
 from rag.answer.protocol import Answerer
 from rag.config import LLMSettings
-from rag.errors import LLMError
-from rag.ingest.chunk import count_tokens
-from rag.ingest.formats import describe_span
 from rag.schema import Answer, Passage
-from rag.text.secrets import Redactor, configured_secrets, guard_logs
-from rag.text.tokens import is_chinese
 from rag.verification.citations import parse_markers, split_sentences, strip_markers, verify
 from rag.verification.relevance import about, copies_prompt, is_bare, on_subject
 from rag.verification.stream import VerifiedStream
 
 if TYPE_CHECKING:
-    import openai
+    pass
 
 log = logging.getLogger("rag")
 GATE_FILE = "gate.json"
@@ -71,201 +65,6 @@ def says_not_found(reply: str, passages: int) -> bool:
     """The reply says the passages do not hold the answer (and cites none of them)."""
     cited = any(1 <= n <= passages for numbers in parse_markers(reply) for n in numbers)
     return not cited and bool(_NOT_FOUND.search(reply))
-
-
-# -- prompts ---------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=8)
-def load_prompt(name: str) -> tuple[str, str]:
-    """(system, user) templates of a prompt file: rag/prompts in a wheel, else ./prompts in a checkout."""
-    text = None
-    try:
-        resource = resources.files("rag").joinpath("prompts").joinpath(name)
-        if resource.is_file():
-            text = resource.read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError):
-        pass
-    checkout = Path(__file__).resolve().parents[2] / "prompts" / name
-    if text is None and checkout.is_file():
-        text = checkout.read_text(encoding="utf-8")
-    if text is None:
-        raise LLMError(f"The prompt file {name} is missing (looked in rag/prompts and {checkout.parent}).")
-    system, separator, user = text.partition("\n---\n")
-    return (system.strip(), user.strip()) if separator else ("", text.strip())
-
-
-def render(template: str, **values: str) -> str:
-    """Fill {name} placeholders in one pass (braces inside the values are left alone)."""
-    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
-
-
-def escape_passage(text: str) -> str:
-    """Passage text that cannot close (or open) its <passage> delimiter."""
-    return re.sub(r"<(\s*/?\s*passage)", r"&lt;\1", text, flags=re.IGNORECASE)
-
-
-def passage_block(number: int, passage: Passage) -> str:
-    """`[n] file, lines a-b` and the text between <passage> delimiters."""
-    source = re.sub(r"[\x00-\x1f<>]", " ", passage.source)
-    span = describe_span(passage.source, passage.start_line, passage.end_line)
-    return f"[{number}] {source}, {span}\n<passage>\n{escape_passage(passage.text)}\n</passage>"
-
-
-def fit_passages(passages: Sequence[Passage], budget: int) -> list[Passage]:
-    """As many of the ranked passages as fit in `budget` cl100k tokens (the best one always)."""
-    chosen: list[Passage] = []
-    used = 0
-    for passage in passages:
-        tokens = count_tokens(passage_block(len(chosen) + 1, passage)) + 2
-        if chosen and used + tokens > budget:
-            continue
-        chosen.append(passage)
-        used += tokens
-    return chosen
-
-
-def answer_messages(question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
-    """The chat messages asking for a cited answer; the question's language picks the prompt."""
-    system, user = load_prompt("answer_zh.txt" if is_chinese(question) else "answer_en.txt")
-    blocks = "\n\n".join(passage_block(n, p) for n, p in enumerate(passages, start=1))
-    values = {"passages": blocks, "question": question}
-    messages = [{"role": "system", "content": render(system, **values)}] if system else []
-    return [*messages, {"role": "user", "content": render(user, **values)}]
-
-
-# -- the endpoint ----------------------------------------------------------------------------------
-
-
-class EndpointError(LLMError):
-    """The endpoint could not give an answer; the message is meant for the person asking."""
-
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-@dataclass
-class _Finish:
-    reason: str = ""
-
-
-class LLMClient:
-    """Chat completions through the openai client, which alone retries (max_retries) and times out."""
-
-    def __init__(self, settings: LLMSettings) -> None:
-        self.settings = settings
-        self._client: openai.OpenAI | None = None
-        self._lock = threading.Lock()
-        self.secrets: Redactor = configured_secrets(settings.api_key)
-        guard_logs(self.secrets, ("rag", "openai", "openai._base_client", "httpx", "httpcore"))
-
-    @property
-    def endpoint(self) -> str:
-        """Where requests go, without credentials."""
-        if not self.settings.base_url:
-            return "api.openai.com"
-        parts = urlsplit(self.settings.base_url)
-        return (parts.hostname or "") + (f":{parts.port}" if parts.port else "") or "the configured URL"
-
-    def redact(self, text: str) -> str:
-        """The text with every configured key hidden, in whatever form it is echoed."""
-        return self.secrets.redact(text)
-
-    def client(self) -> openai.OpenAI:
-        with self._lock:
-            if self._client is None:
-                import openai
-
-                s = self.settings
-                self._client = openai.OpenAI(
-                    api_key=s.api_key or "unused",
-                    base_url=s.base_url,
-                    timeout=s.timeout,
-                    max_retries=s.max_retries,
-                )
-            return self._client
-
-    def _request(self, messages: list[dict[str, str]], stream: bool) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "model": self.settings.model,
-            "messages": messages,
-            "stream": stream,
-            "max_tokens": self.settings.max_tokens,
-        }
-        if self.settings.temperature is not None:
-            params["temperature"] = self.settings.temperature
-        return params
-
-    def error(self, exc: BaseException) -> EndpointError:
-        """A plain-words EndpointError for what the openai client raised (never the key)."""
-        import openai
-
-        s = self.settings
-        tries = f"tried {s.max_retries + 1} time{'s' if s.max_retries else ''}"
-        if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
-            why, kind = f"refused the API key (HTTP {exc.status_code}); check OPENAI_API_KEY", "auth"
-        elif isinstance(exc, openai.APITimeoutError):
-            why, kind = f"did not answer within {s.timeout:g} s ({tries})", "timeout"
-        elif isinstance(exc, openai.APIConnectionError):
-            why, kind = f"could not be reached ({tries})", "connection"
-        elif isinstance(exc, openai.RateLimitError):
-            why, kind = f"is rate-limiting requests (HTTP 429, {tries})", "rate"
-        elif isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
-            why, kind = f"failed with HTTP {exc.status_code} ({tries})", "server"
-        elif isinstance(exc, openai.NotFoundError):
-            why, kind = f"does not know the model {s.model!r} (HTTP 404)", "request"
-        elif isinstance(exc, openai.APIStatusError):
-            why, kind = f"rejected the request (HTTP {exc.status_code})", "request"
-        elif isinstance(exc, (json.JSONDecodeError, openai.APIResponseValidationError)):
-            why, kind = "sent a reply that is not valid JSON", "malformed"
-        else:
-            why, kind = f"failed ({type(exc).__name__})", "other"
-        return EndpointError(self.redact(f"The LLM endpoint {self.endpoint} {why}."), kind)
-
-    def complete(
-        self, messages: list[dict[str, str]], finish: _Finish | None = None, opened: list[Any] | None = None
-    ) -> Iterator[str]:
-        """The whole reply as one piece."""
-        import openai
-
-        try:
-            result: Any = self.client().chat.completions.create(**self._request(messages, stream=False))
-            choices = getattr(result, "choices", None)
-            if isinstance(result, str) or not choices:
-                raise json.JSONDecodeError("not a chat completion", str(result)[:100], 0)
-            choice = choices[0]
-            content = choice.message.content if choice.message is not None else None
-        except (openai.OpenAIError, ValueError, TypeError, AttributeError, IndexError) as exc:
-            raise self.error(exc) from None
-        if finish is not None:
-            finish.reason = str(getattr(choice, "finish_reason", "") or "")
-        yield content or ""
-
-    def stream(
-        self, messages: list[dict[str, str]], finish: _Finish | None = None, opened: list[Any] | None = None
-    ) -> Iterator[str]:
-        """The reply in pieces as they arrive (`opened` receives the response, so that another thread
-        can close it)."""
-        import openai
-
-        try:
-            # closed on exit, also when the consumer stops reading early
-            with self.client().chat.completions.create(**self._request(messages, stream=True)) as events:
-                if opened is not None:
-                    opened.append(events)
-                for chunk in events:
-                    for choice in getattr(chunk, "choices", None) or []:
-                        if finish is not None and choice.finish_reason:
-                            finish.reason = str(choice.finish_reason)
-                        content = choice.delta.content if choice.delta is not None else None
-                        if content:
-                            yield content
-        except (openai.OpenAIError, ValueError, TypeError, AttributeError) as exc:
-            raise self.error(exc) from None
-
-
-# -- the answerer ----------------------------------------------------------------------------------
 
 
 class LLMAnswerer:
@@ -319,7 +118,7 @@ class LLMAnswerer:
             return
         chosen = fit_passages(passages, self.settings.context_tokens)
         messages = answer_messages(question, chosen)
-        finish = _Finish()
+        finish = Finish()
         pieces: list[str] = []
         gate = VerifiedStream(chosen, question)  # only whole, checked sentences on the subject are shown
         shown = False
@@ -392,7 +191,7 @@ class LLMAnswerer:
             notice=" ".join(notes),
         )
 
-    def _bounded(self, messages: list[dict[str, str]], finish: _Finish, stream: bool) -> Iterator[str]:
+    def _bounded(self, messages: list[dict[str, str]], finish: Finish, stream: bool) -> Iterator[str]:
         """The reply's pieces, read in a worker thread so that the answer's deadline and size limit
         hold whatever the endpoint does (keep-alive comments, a reply that never ends); both raise
         EndpointError, and the connection is closed."""
