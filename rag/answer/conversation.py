@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from rag.errors import InputError, LLMError
 from rag.text.clean import fold
-from rag.text.tokens import STOPWORDS, cut, words
+from rag.text.tokens import cut, is_content, words
 
 if TYPE_CHECKING:
     from rag.answer.llm import LLMAnswerer
@@ -32,7 +32,6 @@ _ANAPHORA_EN = re.compile(
 _FOLLOW_UP_TERMS = 2  # a question with fewer content words than this leans on the conversation
 _ASKING = frozenset(["多大", "多高", "多长", "多久", "多快", "有多", "几个", "哪家", "哪位"])
 _ASKING |= frozenset("大高长快久")  # left over from 有多大, 多高 …
-_WORDLIKE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]|[a-z0-9]")
 
 
 def turns(history: History | None) -> list[tuple[str, str]]:
@@ -74,7 +73,7 @@ def topic(text: str) -> str:
     runs, run = [], ""
     for token in cut(fold(text)):
         word = token.strip()
-        if word and word not in STOPWORDS and word not in _ASKING and _WORDLIKE.match(word):
+        if is_content(word) and word not in _ASKING:
             run += f" {word}" if run[-1:].isascii() and run and word.isascii() else word
         elif run:
             runs.append(run)

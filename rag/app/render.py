@@ -13,12 +13,12 @@ from rag.index.store import DocumentInfo
 from rag.ingest.formats import describe_span
 from rag.ingest.titles import display_title
 from rag.schema import Answer, Citation, IngestReport
+from rag.text.tokens import is_chinese
+from rag.verification.citations import MARKER, marker_numbers
 
 # Characters that markdown, KaTeX or gr.HTML's template engine could act on, made inert as entities
 # (html.escape already covers & < > " ', and its output uses only `&`, `#`, `;` and letters).
 _INERT = str.maketrans({c: f"&#{ord(c)};" for c in "\\`*_{}[]()+-!|~$:=@"})
-_MARKER = re.compile(r"\[(\d+(?:\s*[,，]\s*\d+)*)\]")
-_HAN = re.compile(r"[\u3400-\u9fff]")
 
 EXAMPLES = (
     "软银和英伟达在日本建设的AI工厂有多少算力？",
@@ -30,10 +30,6 @@ EXAMPLES = (
 def esc(text: object) -> str:
     """Text made safe to place inside HTML or markdown: shown as written, never interpreted."""
     return html.escape(str(text), quote=True).translate(_INERT).replace("\n", "<br>")
-
-
-def _chinese(text: str) -> bool:
-    return bool(_HAN.search(text))
 
 
 def anchor(message_id: str, number: int) -> str:
@@ -103,11 +99,12 @@ def _link_markers(text: str, message_id: str, numbers: set[int]) -> str:
     """The answer text escaped, with each `[n]` that has a citation made a link to its source."""
     out: list[str] = []
     last = 0
-    for m in _MARKER.finditer(text):
-        wanted = [int(n) for n in re.split(r"\s*[,，]\s*", m.group(1))]
+    for m in MARKER.finditer(text):
+        wanted = marker_numbers(m)
         if not all(n in numbers for n in wanted):
             continue
-        out.append(esc(text[last : m.start()]))
+        at = m.end() - len(m.group(0).lstrip(" \t"))  # the spaces before the marker stay
+        out.append(esc(text[last:at]))
         out.extend(
             f'<a class="rag-cite" href="#{anchor(message_id, n)}" title="Show source {n}">[{n}]</a>'
             for n in wanted
@@ -126,7 +123,7 @@ def render_answer(answer: Answer, message_id: str) -> str:
     if answer.abstained:
         hint = (
             "检索到的文档不足以回答这个问题，所以没有给出答案。可以换个问法，或在 Documents 页上传相关文档。"
-            if _chinese(answer.question)
+            if is_chinese(answer.question)
             else "The documents found do not support an answer, so none is given. Try rephrasing, "
             "or add documents that cover it in the Documents tab."
         )

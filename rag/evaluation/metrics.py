@@ -15,6 +15,7 @@ import numpy as np
 
 from rag.schema import Answer
 from rag.text.clean import clean_line, fold
+from rag.verification.citations import MARKER, parse_markers, strip_markers
 
 DEPTH = 10
 """Retrieval is scored on the first DEPTH passages."""
@@ -23,13 +24,10 @@ LANGS = ("zh", "en")
 Patterns = Sequence[Sequence[re.Pattern[str]]]
 """Fact regexes: one group per fact; a group matches when any of its regexes does."""
 
-# A citation marker: [1], [1][2] are two markers, [1, 2] / [1，2] one marker citing two passages.
-MARKER = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
 # An answer sentence: up to end punctuation (with closing quotes) and the markers right after it,
 # or up to a run of markers (an LLM may cite mid-sentence: "A[1]，B[2]。").
 _SEGMENT = re.compile(
-    r".+?(?:[。！？!?]+[”’」』\"')）]*(?:\s*\[\d+(?:\s*[,，、]\s*\d+)*\])*|(?:\[\d+(?:\s*[,，、]\s*\d+)*\])+|$)",
-    re.S,
+    rf".+?(?:[。！？!?]+[”’」』\"')）]*(?:\s*{MARKER.pattern})*|(?:{MARKER.pattern})+|$)", re.S
 )
 
 
@@ -115,11 +113,6 @@ def ndcg(gains: Sequence[int], n_ideal: int, k: int = 10) -> float:
 # --- facts in answers ----------------------------------------------------------------------------
 
 
-def strip_markers(text: str) -> str:
-    """Answer text without its citation markers (a space in their place)."""
-    return MARKER.sub(" ", text)
-
-
 def group_matches(folded: str, group: Sequence[re.Pattern[str]]) -> bool:
     """One fact is present in already folded text."""
     return any(p.search(folded) for p in group)
@@ -127,7 +120,7 @@ def group_matches(folded: str, group: Sequence[re.Pattern[str]]) -> bool:
 
 def matches_facts(text: str, facts: Patterns) -> bool:
     """Every fact group matches the folded text (markers removed); no facts means no match."""
-    folded = fold(strip_markers(text))
+    folded = fold(strip_markers(text, " "))  # a space: "1[1]0%" is no 10%
     return bool(facts) and all(group_matches(folded, g) for g in facts)
 
 
@@ -138,8 +131,8 @@ def answer_sentences(text: str) -> list[tuple[str, set[int]]]:
         segment = match.group(0)
         if not segment.strip():
             continue
-        numbers = {int(n) for m in MARKER.finditer(segment) for n in re.findall(r"\d+", m.group(1))}
-        out.append((strip_markers(segment).strip(), numbers))
+        numbers = {n for marker in parse_markers(segment) for n in marker}
+        out.append((strip_markers(segment, " ").strip(), numbers))
     return out
 
 

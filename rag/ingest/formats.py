@@ -40,6 +40,7 @@ from collections.abc import Callable
 from rag.config import MAX_DOCUMENT_CHARS, MAX_FILE_SECONDS, MAX_UNPACKED_MB
 from rag.schema import Line
 from rag.text.clean import clean_document
+from rag.text.han import HAN
 from rag.text.sentences import continues
 
 Numbered = list[tuple[int, str]]
@@ -192,7 +193,8 @@ _SKIPPED_MARKUP = re.compile(
     r"<!--.*?-->|<(script|style|noscript|template|title)\b.*?</\1\s*>|<[^<>]*>", re.S | re.I
 )
 _NON_WORD = re.compile(r"\W+")
-_CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+# CJK punctuation, Han and full-width forms: text written without spaces between words
+_CJK = rf"\u3000-\u303f{HAN}\uff00-\uffef"
 _CJK_GAP = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
 _KEY_CHARS = 24
 

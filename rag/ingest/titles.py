@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rag.schema import Document
 from rag.text.clean import clean_line
+from rag.text.han import HAN
 
 MAX_CHARS = 80  # a longer title is cut at a sentence end, else here, with "…"
 HEAD_BYTES = 256 * 1024  # titles are found near the top: no need to read a whole file again
@@ -39,10 +40,10 @@ _BYLINE = re.compile(
     re.IGNORECASE,
 )
 _DATE = re.compile(r"^[\d\s年月日号號:：/.\-–—,，]+$")
-_WORDS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fffA-Za-z]")
+_WORDS = re.compile(rf"[{HAN}A-Za-z]")
 _URL = re.compile(r"https?://|www\.", re.IGNORECASE)
 # separators between a title and the site it is on
-_SITE = re.compile(r"\s+[|｜丨\-–—_]\s+|\s*[｜丨]\s*|_(?=[\u4e00-\u9fff])")
+_SITE = re.compile(rf"\s+[|｜丨\-–—_]\s+|\s*[｜丨]\s*|_(?=[{HAN}])")
 _SENTENCE_END = re.compile(r"[。！？!?；;]|\.(?=\s)")
 
 

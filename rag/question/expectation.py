@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from rag.question.places import place_words, places_in
 from rag.text.clean import fold
 from rag.text.crosslingual import Gloss
+from rag.text.han import HAN
 from rag.text.quantities import Quantity, quantities, restated
 from rag.text.tokens import STOPWORDS, is_chinese, tagged, words
 
@@ -105,7 +106,7 @@ _ASKS_NAME = re.compile(
 _NAMING = re.compile(
     r"称为|称之为|称作|叫做|叫作|名为|名叫|取名|命名|所谓|\b(called|named|dubbed|known as)\b"
     # a term given with its English name: "主权 ai(sovereign ai)"
-    r"|[\u4e00-\u9fff][\w ]{0,8}[（(][a-z][a-z -]{2,40}[)）]"
+    rf"|[{HAN}][\w ]{{0,8}}[（(][a-z][a-z -]{{2,40}}[)）]"
 )
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.、)]\s*")
 _COUNTERS = "人名家个位次倍座台款种项颗条"
@@ -343,7 +344,7 @@ def _kind(folded: str, translate: Callable[[str], list[Gloss]] | None) -> Expect
         match = re.search(rf"(?:多少|几)([{_COUNTERS}])", folded)
         if match:
             return Expectation("number", match.group(1))
-        noun = re.search(r"多少([\u4e00-\u9fff]{2,6})", folded)
+        noun = re.search(rf"多少([{HAN}]{{2,6}})", folded)
         if noun:
             first = words(noun.group(1))
             return Expectation("number", things=(first[0],) if first and len(first[0]) > 1 else ())

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from rag.schema import Line
+from rag.text.han import HAN
 
-_HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
 # A parenthesised pinyin syllable glued to the preceding character: `遠(yuǎn)`, `遠（yuan3）`.
 # Tone marks or a tone digit are required, so `模型(model)` and `AI(Physical AI)` stay.
@@ -168,7 +168,7 @@ def is_page_chrome(folded: str) -> bool:
         return True
     if _TIMESTAMP.match(folded) or re.fullmatch(r"[\d\s.,:%-]*", folded):
         return True
-    if not re.search(rf"[{_HAN}a-z0-9]", folded):
+    if not re.search(rf"[{HAN}a-z0-9]", folded):
         return True  # only punctuation, symbols or emoji
     if folded.count(" > ") >= 2 and len(folded) <= 60:
         return True  # breadcrumb

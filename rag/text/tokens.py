@@ -6,9 +6,10 @@ import re
 from functools import lru_cache
 
 from rag.text.clean import fold
+from rag.text.han import HAN
 
-_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
-_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]|[a-z0-9][a-z0-9.+-]*")
+_HAN_RUN = re.compile(f"[{HAN}]+")
+_WORD = re.compile(rf"[{HAN}]|[a-z0-9][a-z0-9.+-]*")
 _SENTENCE = re.compile(r"[^。！？!?；;\n]*(?:[。！？!?；;]+[”’」』\"')）]*|\n|$)")
 
 # Function words that carry no topic; questions words are in the same list.
@@ -38,9 +39,14 @@ def words(text: str) -> list[str]:
     out = []
     for token in jieba.lcut_for_search(text):  # type: ignore[attr-defined]
         token = token.strip()
-        if token and token not in STOPWORDS and _WORD.match(token):
+        if is_content(token):
             out.append(token)
     return out
+
+
+def is_content(token: str) -> bool:
+    """A stripped token is a content word: Han, or Latin letters and digits, and not a stopword."""
+    return bool(token) and token not in STOPWORDS and _WORD.match(token) is not None
 
 
 def cut(text: str) -> list[str]:

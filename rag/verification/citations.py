@@ -17,16 +17,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rag.schema import Citation, Passage
+from rag.text.han import HAN
 from rag.text.quantities import found_quantity
 from rag.text.tokens import sentences
 from rag.verification.claims import ClaimFacts, PassageFacts, features, model, quick_fold
 
-_MARKER = re.compile(
-    r"[ \t]*[\[【［]\s*(?:(?:passages?|sources?|资料|段落|来源)\s*)?"
-    r"(\d{1,3}(?:\s*(?:[,，、;；]|[-–~～])\s*(?:(?:passages?|sources?|资料|段落)\s*)?\d{1,3})*)\s*[\]】］]",
-    re.IGNORECASE,
+# A citation marker and the spaces before it (words in any case by inline flags: embeddable)
+MARKER = re.compile(
+    r"[ \t]*[\[【［]\s*(?:(?i:passages?|sources?|资料|段落|来源)\s*)?"
+    r"(\d{1,3}(?:\s*(?:[,，、;；]|[-–~～])\s*(?:(?i:passages?|sources?|资料|段落)\s*)?\d{1,3})*)\s*[\]】］]"
 )
-_BOUNDARY = re.compile(r"(?:[。！？!?；;]+|…+|\.(?=\s|$|[\[【［\u4e00-\u9fff]))[”’」』\"')）]*|\n")
+_BOUNDARY = re.compile(rf"(?:[。！？!?；;]+|…+|\.(?=\s|$|[\[【［{HAN}]))[”’」』\"')）]*|\n")
 EVIDENCE_CACHE = 1024  # passages whose evidence is kept between answers
 _LIST_NUMBER = re.compile(r"^\s*(?:\d{1,2}|[a-z])[.)]\s*$", re.IGNORECASE)
 
@@ -106,7 +107,7 @@ def passage_sentences(passage: Passage) -> list[Sentence]:
     return out
 
 
-_LATIN_END = re.compile(r"(?<=[A-Za-z0-9)\"”’\u4e00-\u9fff]{2}[.!?])\s+(?=[A-Za-z0-9\"“(])")
+_LATIN_END = re.compile(rf"(?<=[A-Za-z0-9)\"”’{HAN}]{{2}}[.!?])\s+(?=[A-Za-z0-9\"“(])")
 
 
 def _sentences(text: str) -> list[str]:
@@ -159,7 +160,7 @@ class Claim:
     @classmethod
     def of(cls, text: str) -> Claim | None:
         stripped = text.strip()
-        if not re.search(r"[\w\u4e00-\u9fff]", stripped) or _LIST_NUMBER.match(stripped):
+        if not re.search(rf"[\w{HAN}]", stripped) or _LIST_NUMBER.match(stripped):
             return None
         facts = ClaimFacts.of(stripped)
         if not (facts.figures or facts.han_terms or facts.latin_terms or facts.names):
@@ -226,23 +227,25 @@ def best_quote(claim: Claim | None, evidence: Evidence) -> Sentence | None:
 # -- markers and sentences -------------------------------------------------------------------------
 
 
+def marker_numbers(marker: re.Match[str]) -> tuple[int, ...]:
+    """The passage numbers one citation marker (a match of MARKER) names, ranges spelled out."""
+    numbers: list[int] = []
+    for part in re.finditer(r"(\d+)(?:\s*[-–~～]\s*(?:\D*?)(\d+))?", marker.group(1)):
+        first = int(part.group(1))
+        last = int(part.group(2)) if part.group(2) else first
+        span = range(first, last + 1) if first <= last <= first + 20 else [first, last]
+        numbers.extend(n for n in span if n not in numbers)
+    return tuple(numbers)
+
+
 def parse_markers(text: str) -> list[tuple[int, ...]]:
     """The passage numbers named by each citation marker (`[n]`, `[n, m]`, `[n-m]`, `【n】`), in order."""
-    out = []
-    for m in _MARKER.finditer(text):
-        numbers: list[int] = []
-        for part in re.finditer(r"(\d+)(?:\s*[-–~～]\s*(?:\D*?)(\d+))?", m.group(1)):
-            first = int(part.group(1))
-            last = int(part.group(2)) if part.group(2) else first
-            span = range(first, last + 1) if first <= last <= first + 20 else [first, last]
-            numbers.extend(n for n in span if n not in numbers)
-        out.append(tuple(numbers))
-    return out
+    return [marker_numbers(m) for m in MARKER.finditer(text)]
 
 
-def strip_markers(text: str) -> str:
-    """The text without its citation markers."""
-    return _MARKER.sub("", text)
+def strip_markers(text: str, gap: str = "") -> str:
+    """The text without its citation markers (and the spaces before them), `gap` in their place."""
+    return MARKER.sub(gap, text)
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -252,7 +255,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     while pos < len(text):
         m = _BOUNDARY.search(text, pos)
         end = m.end() if m else len(text)
-        while (marker := _MARKER.match(text, end)) is not None:
+        while (marker := MARKER.match(text, end)) is not None:
             end = marker.end()
         pos = max(end, pos + 1)
         if _LIST_NUMBER.match(text[start:end]) and end < len(text):
@@ -428,13 +431,13 @@ def _rewrite(
         def renumber(
             m: re.Match[str], kept: list[int] = kept, added: list[int] = added, moved: list[bool] = moved
         ) -> str:
-            shown = [number[k - 1] for k in parse_markers(m.group(0))[0] if k - 1 in kept]
+            shown = [number[k - 1] for k in marker_numbers(m) if k - 1 in kept]
             if not shown and added and not moved[0]:
                 shown, moved[0] = [number[i] for i in added], True
             lead = m.group(0)[: len(m.group(0)) - len(m.group(0).lstrip(" \t"))]
             return lead + "".join(f"[{k}]" for k in dict.fromkeys(shown)) if shown else ""
 
-        piece = _MARKER.sub(renumber, answer[start:end])
+        piece = MARKER.sub(renumber, answer[start:end])
         if added and not moved[0]:
             body = piece.rstrip()
             piece = body + "".join(f"[{number[i]}]" for i in added) + piece[len(body) :]

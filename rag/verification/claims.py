@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from rag.text.han import HAN, HAN_CHAR
 from rag.text.quantities import UNIT_WORD, Quantity, chinese_number, found_quantity, quantities
-from rag.text.tokens import STOPWORDS, bigrams, is_chinese
+from rag.text.tokens import STOPWORDS, bigrams, is_chinese, is_content
 
 WEIGHTS_FILE = "verifier_weights.json"
 CLAIM_CACHE = 1024  # answer sentences whose facts are kept
@@ -50,7 +51,6 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }
 FEATURES: tuple[str, ...] = tuple(f for names in FAMILIES.values() for f in names)
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _IGNORED = frozenset(
     {"资料", "段落", "文档", "来源", "提及", "表示", "指出", "文章", "认为", "提到", "根据", "还说"}
     | {"passage", "passages", "document", "documents", "source", "sources", "according", "mentioned"}
@@ -116,8 +116,8 @@ _EN_ALT = "|".join(
 _EN_WORDS = re.compile(
     r"\b((?:(?:" + _EN_ALT + r")\b[\s-]?)+)((?:hundred|thousand|million|billion|trillion)\b)?",
 )
-_QUOTED = re.compile(r"[（(]([^()（）]*[\u4e00-\u9fff][^()（）]*)[)）]")
-_GLOSSED = re.compile(r"([A-Za-z][\w.-]*)\s*[（(]([\u4e00-\u9fff][^()（）]{0,12})[)）]")
+_QUOTED = re.compile(rf"[（(]([^()（）]*[{HAN}][^()（）]*)[)）]")
+_GLOSSED = re.compile(rf"([A-Za-z][\w.-]*)\s*[（(]([{HAN}][^()（）]{{0,12}})[)）]")
 _NUMBER_AT = re.compile(
     r"\d[\d,]*(?:\.\d+)?\s*(?:万亿|亿|万|千)?|[零〇一二两三四五六七八九十百千]+(?:万亿|亿|万)?"
     r"|\b(?:" + _EN_ALT + r")\b(?:[\s-]+(?:" + _EN_ALT + r")\b)*"
@@ -172,7 +172,7 @@ def _located(folded: str) -> list[tuple[Quantity, int, int]]:
     return out
 
 
-_COUNTED = re.compile(r"[a-z][a-z-]{2,}|[\u4e00-\u9fff]{2}")
+_COUNTED = re.compile(rf"[a-z][a-z-]{{2,}}|[{HAN}]{{2}}")
 
 
 def content_words(folded: str) -> list[str]:
@@ -184,18 +184,16 @@ def content_words(folded: str) -> list[str]:
     run = ""  # single Han characters in a row: a word the dictionary does not know (算力)
     for token in [*_jieba().lcut(folded, HMM=False), ""]:  # type: ignore[attr-defined]
         token = token.strip()
-        if len(token) == 1 and _HAN.match(token) and token not in STOPWORDS:
+        if len(token) == 1 and HAN_CHAR.match(token) and token not in STOPWORDS:
             run += token
             continue
         if len(run) >= 2:
             out.append(run)
         run = ""
-        if token and token not in STOPWORDS and _WORD.match(token):
+        if is_content(token):
             out.append(token)
     return out
 
-
-_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]|[a-z0-9][a-z0-9.+-]*")
 
 # -- the lexicon (English → Chinese), loaded once ---------------------------------------------------
 
@@ -250,12 +248,12 @@ class PassageFacts:
     def of(cls, sentences: list[str]) -> PassageFacts:
         sentences = [without_urls(s) for s in sentences]
         folded = "\n".join(sentences)
-        return cls(folded, sentences, _located(folded), bool(_HAN.search(folded)), not is_chinese(folded))
+        return cls(folded, sentences, _located(folded), bool(HAN_CHAR.search(folded)), not is_chinese(folded))
 
     def has(self, term: str, text: str | None = None) -> bool:
         """The term occurs (a Latin word by its stem, at a word start)."""
         text = self.folded if text is None else text
-        if _HAN.search(term):
+        if HAN_CHAR.search(term):
             return term in text
         return re.search(rf"(?<![a-z0-9]){re.escape(_stem(term))}", text) is not None
 
@@ -302,7 +300,7 @@ class ClaimFacts:
         for w in content_words(folded):
             if w in _IGNORED or w[0].isdigit() or UNIT_WORD.match(w) or w in han or w in latin:
                 continue
-            if _HAN.search(w):
+            if HAN_CHAR.search(w):
                 if len(w) >= 2:
                     han.append(w)
             elif len(w) >= 3 and w not in _ENGLISH_FILLER:
@@ -399,7 +397,7 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
 def _near(counted: str, passage: PassageFacts, start: int, end: int) -> bool:
     """The word the claim's figure counts occurs next to the passage's figure (or a translation of it)."""
     window = passage.folded[max(0, start - 24) : end + 24]
-    if _HAN.search(counted):
+    if HAN_CHAR.search(counted):
         return counted in window or any(p in window for p in bigrams(counted))
     return passage.has(counted, window) or any(t in window for t in translations(counted))
 

@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 
 from rag.text.clean import fold
+from rag.text.han import HAN_CHAR
 from rag.text.tokens import bigrams
 from rag.verification.citations import REPLY_WORD, Claim, Evidence, best_quote, strip_markers
 from rag.verification.claims import ClaimFacts, translations
@@ -28,7 +29,7 @@ def is_bare(sentence: str) -> bool:
     """A sentence with at most one content word and no figure: a token, not a statement."""
     facts = ClaimFacts.of(strip_markers(sentence))
     units = len(facts.han_terms) + len(facts.latin_terms) + len(facts.figures)
-    return units <= 1 and len(re.findall(r"[\u4e00-\u9fff]", sentence)) < 6
+    return units <= 1 and len(HAN_CHAR.findall(sentence)) < 6
 
 
 def copies_prompt(reply: str, messages: Sequence[dict[str, str]]) -> bool:
