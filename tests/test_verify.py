@@ -13,8 +13,8 @@ from rag.app.cli import main
 from rag.errors import InputError
 from rag.evaluation.replies import Labelled, Outcome, Reply, keep_all, score
 from rag.text.clean import fold
-from rag.text.quantities import found_quantity
-from rag.verification.claims import FEATURES, all_quantities, model
+from rag.text.quantities import all_quantities, found_quantity
+from rag.verification.claims import FEATURES, model
 from rag.verification.reply import read_passages
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,7 +27,8 @@ from rag.answer.prompts import answer_messages, fit_passages, load_prompt, rende
 from rag.answer.protocol import Answerer
 from rag.config import LLMSettings
 from rag.schema import Answer, Passage
-from rag.verification.citations import parse_markers, split_sentences, strip_markers, verify
+from rag.verification.citations import verify
+from rag.verification.markers import parse_markers, split_sentences, strip_markers
 from rag.verification.relevance import about, copies_prompt, is_bare, on_subject
 from rag.verification.stream import VerifiedStream
 

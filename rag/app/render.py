@@ -14,7 +14,7 @@ from rag.ingest.formats import describe_span
 from rag.ingest.titles import display_title
 from rag.schema import Answer, Citation, IngestReport
 from rag.text.tokens import is_chinese
-from rag.verification.citations import MARKER, marker_numbers
+from rag.verification.markers import MARKER, marker_numbers
 
 # Characters that markdown, KaTeX or gr.HTML's template engine could act on, made inert as entities
 # (html.escape already covers & < > " ', and its output uses only `&`, `#`, `;` and letters).

@@ -15,7 +15,7 @@ import numpy as np
 
 from rag.schema import Answer
 from rag.text.clean import clean_line, fold
-from rag.verification.citations import MARKER, parse_markers, strip_markers
+from rag.verification.markers import MARKER, parse_markers, strip_markers
 
 DEPTH = 10
 """Retrieval is scored on the first DEPTH passages."""

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from rag.schema import Passage
-from rag.verification.citations import Claim, Evidence, passage_evidence, strip_markers, verify
+from rag.verification.citations import Claim, Evidence, passage_evidence, verify
 from rag.verification.claims import features
+from rag.verification.markers import strip_markers
 
 UNSEEN = "unseen"  # a reply set whose folder name holds this word is never used for tuning
 METRICS = ("keep_precision", "keep_recall", "unsupported_removed", "citation_repair")

@@ -129,3 +129,78 @@ def restated(folded: str, amounts: Sequence[Quantity]) -> str:
 
     text = _ARABIC_GROUPED.sub(lambda m: blank(m, float(m["num"].replace(",", ""))), folded)
     return _CHINESE.sub(lambda m: blank(m, chinese_number(m["num"])), text)
+
+
+# Numbers written in words (六十, 两千亿, 十分之一, "sixty"), and where each figure of a text stands.
+
+_CN_SCALE = {"万亿": 1e12, "亿": 1e8, "万": 1e4}
+_CN_WORDS = re.compile(
+    r"(?<![第\d])([零〇一二两三四五六七八九十百千]{2,}|[二两三四五六七八九十百千])(万亿|亿|万)?(分之([零〇一二两三四五六七八九十百]+))?"
+)
+_EN_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen".split())}  # fmt: skip
+_EN_TENS = {
+    w: 10 * i
+    for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split())
+    if w != "_"
+}
+_EN_SCALE = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_EN_ALT = "|".join(
+    sorted([*_EN_TENS, *_EN_UNITS], key=len, reverse=True)
+)  # longest first: eighteen, not eight
+_EN_WORDS = re.compile(
+    r"\b((?:(?:" + _EN_ALT + r")\b[\s-]?)+)((?:hundred|thousand|million|billion|trillion)\b)?",
+)
+_NUMBER_AT = re.compile(
+    r"\d[\d,]*(?:\.\d+)?\s*(?:万亿|亿|万|千)?|[零〇一二两三四五六七八九十百千]+(?:万亿|亿|万)?"
+    r"|\b(?:" + _EN_ALT + r")\b(?:[\s-]+(?:" + _EN_ALT + r")\b)*"
+)
+
+
+def _words_numbers(folded: str) -> list[Quantity]:
+    """Numbers written in words that `quantities` leaves out: 六十, 两千亿, 十分之一, "sixty"."""
+    out: list[Quantity] = []
+    for m in _CN_WORDS.finditer(folded):
+        body, scale, fraction, denominator = m.groups()
+        if body == "十" and folded[m.end() : m.end() + 1] in ("分", "足") and not fraction:
+            continue  # 十分 (very), 十足
+        if len(body) == 1 and not scale and not fraction:
+            continue  # a lone 三 or 百 is more often a word than a figure
+        if fraction:  # 十分之一: one part in ten
+            share = chinese_number(denominator) / (chinese_number(body) or 1.0)
+            out.append(Quantity(share, share, "ratio"))
+            continue
+        value = chinese_number(body) * _CN_SCALE.get(scale or "", 1.0)
+        out.append(Quantity(value, value, ""))
+    for m in _EN_WORDS.finditer(folded):
+        parts = re.split(r"[\s-]+", m.group(1).strip())
+        if parts == ["one"] and not m.group(2):
+            continue  # "one of them": a pronoun more often than a figure
+        value = float(sum(_EN_TENS.get(p, _EN_UNITS.get(p, 0)) for p in parts))
+        if m.group(2):
+            value *= _EN_SCALE[m.group(2)]
+        out.append(Quantity(value, value, ""))
+    return out
+
+
+def all_quantities(folded: str) -> list[Quantity]:
+    """Figures in folded text: digits with their scales and units, and numbers in words."""
+    found = quantities(folded)
+    extra = [q for q in _words_numbers(folded) if not found_quantity(q, found)]
+    return found + extra
+
+
+def located_quantities(folded: str) -> list[tuple[Quantity, int, int]]:
+    """Each figure of folded text with where its number starts and its unit ends."""
+    out: list[tuple[Quantity, int, int]] = []
+    spots = list(_NUMBER_AT.finditer(folded))
+    for k, m in enumerate(spots):
+        stop = spots[k + 1].start() if k + 1 < len(spots) else len(folded)
+        window = folded[m.start() : min(stop, m.end() + 14)]
+        found = all_quantities(window)
+        if found:
+            tail = re.match(r"[\d,.\s零〇一二两三四五六七八九十百千万亿]*", window)
+            unit_end = max(m.end(), m.start() + (tail.end() if tail else 0))
+            out.append((found[0], m.start(), unit_end))
+    return out

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from rag.schema import Answer, Passage
 from rag.text.sanitize import without_links
-from rag.verification.citations import passage_evidence, split_sentences, verify
+from rag.verification.citations import passage_evidence, verify
+from rag.verification.markers import split_sentences
 from rag.verification.relevance import is_bare, on_subject, planted_words, repeats_planted
 
 
