@@ -1,4 +1,4 @@
-"""Fit the bar retrieval must reach before the language model is asked (rag/answer/gate.json).
+"""Fit the bar retrieval must reach before the language model is asked (section "gate" of rag/model.json).
 
     python eval/fit_gate.py
 
@@ -18,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.answer.llm import GATE_FILE, retrieval_signal  # noqa: E402
+from rag.answer.llm import GATE_SECTION, retrieval_signal  # noqa: E402
+from rag.weights import WEIGHTS_FILE, write_section  # noqa: E402
 
 FILES = ("dev.jsonl", "train.jsonl")
 REACH = 0.97  # share of answerable questions that must reach the model
@@ -51,12 +52,9 @@ def main() -> int:
         reach = sum(s >= bar for s in ok) / len(ok)
         stopped = sum(s < bar for s in no) / len(no) if no else 0.0
         print(f"| {name} | {reach:.3f} ({len(ok)}) | {stopped:.3f} ({len(no)}) |")
-    out = ROOT / "rag" / "answer" / GATE_FILE
-    out.write_text(
-        json.dumps({"signal": "best dense cosine", "bar": bar, "reach": REACH}, indent=1) + "\n",
-        encoding="utf-8",
-    )
-    print(f"Wrote {out.relative_to(ROOT)}")
+    out = ROOT / "rag" / WEIGHTS_FILE
+    write_section(out, GATE_SECTION, {"signal": "best dense cosine", "bar": bar, "reach": REACH})
+    print(f"Wrote section {GATE_SECTION!r} of {out.relative_to(ROOT)}")
     return 0
 
 

@@ -25,7 +25,6 @@ candidate when it reaches the threshold. `rag eval` measures the product itself.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -41,7 +40,7 @@ from tune_data import SETS, TABLES, PassageTable, Table, extract
 
 from rag.answer.features import FAMILIES, FEATURES
 from rag.answer.model import GATES, AnswerModel
-from rag.weights import WEIGHTS_FILE, LinearModel, shipped_weights
+from rag.weights import WEIGHTS_FILE, LinearModel, write_section
 
 OUT = Path(__file__).resolve().parents[1] / "rag" / WEIGHTS_FILE
 FOLDS = 5
@@ -291,10 +290,7 @@ def fit_ranker(
 
 def _write(section: str, data: dict) -> None:
     """Replace one section of rag/model.json."""
-    weights = json.loads(OUT.read_text(encoding="utf-8")) if OUT.exists() else {}
-    weights[section] = data
-    OUT.write_text(json.dumps(weights, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    shipped_weights.cache_clear()
+    write_section(OUT, section, data)
     print(f"wrote section {section!r} of {OUT}")
 
 

@@ -1,7 +1,9 @@
 """Fitted weights: linear models over named features, read from `model.json` beside this module.
 
-`eval/tune.py` writes the file: the passage ranker's weights (section "retrieval") and the answer
-model's weights and thresholds (section "answer"). Nothing in it is set by hand.
+Every fitted number of the product is in this one file, a section per fitting script, none set by
+hand: `eval/tune.py` writes the passage ranker (section "retrieval") and the answer model's weights
+and thresholds ("answer"); `eval/tune_verifier.py` the citation verifier ("verifier");
+`eval/fit_gate.py` the retrieval bar before a language model is asked ("gate").
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,3 +68,11 @@ class LinearModel:
 def shipped_weights() -> dict[str, Any]:
     """The weights file shipped in the package."""
     return json.loads(resources.files("rag").joinpath(WEIGHTS_FILE).read_text(encoding="utf-8"))
+
+
+def write_section(path: Path, section: str, data: dict[str, Any]) -> None:
+    """Replace one section of the weights file at `path` (the fitting scripts' way of writing it)."""
+    weights = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    weights[section] = data
+    path.write_text(json.dumps(weights, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    shipped_weights.cache_clear()

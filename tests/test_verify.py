@@ -180,10 +180,10 @@ def test_the_benchmark_measures_are_counted_over_claim_sentences() -> None:
 
 def test_the_shipped_weights_are_what_the_fitting_script_writes() -> None:
     pytest.importorskip("sklearn")
-    from eval.tune_verifier import OUTPUT, fit, tuning_replies
+    from eval.tune_verifier import OUTPUT, SECTION, fit, tuning_replies
 
     fitted = fit(tuning_replies())
-    assert json.loads(OUTPUT.read_text(encoding="utf-8")) == fitted
+    assert json.loads(OUTPUT.read_text(encoding="utf-8"))[SECTION] == fitted
     assert model().names == FEATURES and 0.0 < model().threshold < 1.0
 
 

@@ -10,7 +10,6 @@ and a user part separated by a line `---`.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import re
@@ -18,7 +17,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from rag.answer.endpoint import EndpointError, Finish, LLMClient
@@ -31,12 +29,13 @@ from rag.verification.citations import verify
 from rag.verification.markers import parse_markers, split_sentences, strip_markers
 from rag.verification.relevance import about, copies_prompt, is_bare, on_subject
 from rag.verification.stream import VerifiedStream
+from rag.weights import shipped_weights
 
 if TYPE_CHECKING:
     pass
 
 log = logging.getLogger("rag")
-GATE_FILE = "gate.json"
+GATE_SECTION = "gate"  # of rag/model.json
 
 
 def retrieval_signal(passages: Sequence[Passage]) -> float:
@@ -47,8 +46,7 @@ def retrieval_signal(passages: Sequence[Passage]) -> float:
 @lru_cache(maxsize=1)
 def gate_bar() -> float:
     """The fitted bar `retrieval_signal` must reach before the model is asked (eval/fit_gate.py)."""
-    text = resources.files("rag.answer").joinpath(GATE_FILE).read_text(encoding="utf-8")
-    return float(json.loads(text)["bar"])
+    return float(shipped_weights()[GATE_SECTION]["bar"])
 
 
 _NOT_FOUND = re.compile(

@@ -3,7 +3,7 @@
 The citation verifier (rag.verification.citations) asks, for every sentence of an answer and every passage,
 how likely the passage supports the sentence. That likelihood is a logistic regression over the
 explicit features below; its weights and its threshold are fitted by `eval/tune_verifier.py` on
-labelled model replies and shipped in `rag/verification/verifier_weights.json` (runtime: numpy only).
+labelled model replies and shipped in section "verifier" of `rag/model.json` (runtime: numpy only).
 
 Feature families (each can be left out by the fitting script, to measure what it adds):
 - numbers: the sentence's figures, unit-aware and in words too (600亿美元 = $60 billion, 1000兆瓦 =
@@ -18,13 +18,11 @@ Feature families (each can be left out by the fitting script, to measure what it
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -37,8 +35,9 @@ from rag.text.quantities import (
     located_quantities,
 )
 from rag.text.tokens import STOPWORDS, bigrams, is_chinese, is_content
+from rag.weights import shipped_weights
 
-WEIGHTS_FILE = "verifier_weights.json"
+SECTION = "verifier"  # of rag/model.json
 CLAIM_CACHE = 1024  # answer sentences whose facts are kept
 MAX_TRANSLATIONS = 16  # dictionary translations tried per English word, shortest first
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -369,6 +368,5 @@ class Model:
 
 @lru_cache(maxsize=1)
 def model() -> Model:
-    """The shipped model (rag/verification/verifier_weights.json)."""
-    text = resources.files("rag.verification").joinpath(WEIGHTS_FILE).read_text(encoding="utf-8")
-    return Model.from_dict(json.loads(text))
+    """The shipped model (section "verifier" of rag/model.json)."""
+    return Model.from_dict(shipped_weights()[SECTION])
