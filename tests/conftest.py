@@ -79,8 +79,8 @@ def assistant_over(tmp_path_factory: pytest.TempPathFactory) -> Callable[[dict[s
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Any]:
-    """A scripted OpenAI-compatible endpoint on 127.0.0.1 (tests/llm_server.py), one per module."""
-    from llm_server import ScriptedLLM
+    """A scripted OpenAI-compatible endpoint on 127.0.0.1 (tests/support/llm_server.py), one per module."""
+    from tests.support.llm_server import ScriptedLLM
 
     with ScriptedLLM() as llm:
         yield llm
@@ -94,7 +94,7 @@ def crash_corpus(
     (hash, chunks) and the store writes it took."""
     import rag.ingest.build
     from rag import Assistant, Settings
-    from tests.test_crash import _state, write_corpus
+    from tests.support.crash import store_state, write_corpus
 
     base = tmp_path_factory.mktemp("corpus")
     folder = write_corpus(base / "docs")
@@ -103,7 +103,7 @@ def crash_corpus(
         patch.setattr(rag.ingest.build, "_writes", 0)
         Assistant(Settings(home=base / "clean"), bundled=False, show_progress=False).ingest([folder])
         writes = rag.ingest.build._writes
-    ids, docs = _state(base / "clean")
+    ids, docs = store_state(base / "clean")
     assert len(docs) == 8 and len(ids) > 8 and writes >= len(docs)
     return folder, ids, docs, writes
 
@@ -114,3 +114,13 @@ def fresh_settings(tmp_path: Path) -> object:
     from rag import Settings
 
     return Settings(home=tmp_path / "home")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/reliability is marked `reliability` (left out of the quick suite),
+    whether or not its module says so."""
+    folder = Path(__file__).resolve().parent / "reliability"
+    for item in items:
+        if item.path.is_relative_to(folder):
+            item.add_marker(pytest.mark.reliability)

@@ -18,12 +18,9 @@ from rag.question.terms import Name
 from rag.schema import Passage
 from rag.text.sentences import split_passages
 from rag.weights import LinearModel
+from tests.support.passages import passage
 
 EVAL = Path(__file__).resolve().parents[1] / "eval"
-
-
-def _passage(pid: str, text: str, fused_rank: int = 0) -> Passage:
-    return Passage(pid, f"{pid}.md", text, 1.0, 1, 1, fused_rank=fused_rank)
 
 
 def _rows(question: str, passages: list[Passage], speaks_of: Callable[[Name, str], bool] | None = None):
@@ -42,14 +39,16 @@ def test_every_feature_belongs_to_one_family() -> None:
 
 
 def test_a_sentence_and_the_one_after_it_are_also_one_candidate() -> None:
-    found, rows = _rows("多少？", [_passage("a", "第一句。第二句。"), _passage("b", "另一段。")])
+    found, rows = _rows(
+        "多少？", [passage("a", "第一句。第二句。", source="a.md"), passage("b", "另一段。", source="b.md")]
+    )
     assert [c.text for c in found] == ["第一句。", "第二句。", "另一段。", "第一句。第二句。"]
     assert _column(rows, "pair") == [0, 0, 0, 1]
 
 
 def test_page_furniture_is_told_apart_from_a_statement() -> None:
     text = "发布时间: 2024-11-16 08:01\n作者｜王小明\n英伟达的净利润为297亿美元。\n,F(xiàn)實的問題:能耗"
-    found, rows = _rows("英伟达的净利润是多少？", [_passage("a", text)])
+    found, rows = _rows("英伟达的净利润是多少？", [passage("a", text, source="a.md")])
     single = {c.text: row for c, row in zip(found, rows) if len(c.sentences) == 1}
     value = {text: dict(zip(FEATURES, row)) for text, row in single.items()}
     stamp = next(v for t, v in value.items() if t.startswith("发布时间"))
@@ -67,7 +66,10 @@ def test_names_count_in_the_document_and_in_the_sentence() -> None:
         return source == "a.md"
 
     question = "What is the bandwidth of the Vera Rubin GPU?"
-    passages = [_passage("a", "The Vera Rubin GPU has 22 TB/s."), _passage("b", "It has 8 TB/s.")]
+    passages = [
+        passage("a", "The Vera Rubin GPU has 22 TB/s.", source="a.md"),
+        passage("b", "It has 8 TB/s.", source="b.md"),
+    ]
     found, rows = _rows(question, passages, speaks_of)
     by_text = {c.text: dict(zip(FEATURES, r)) for c, r in zip(found, rows)}
     assert by_text["The Vera Rubin GPU has 22 TB/s."]["names_document"] == 1
@@ -97,6 +99,7 @@ def _tune():  # eval/tune.py, importable from a source checkout only
     return tune
 
 
+@pytest.mark.slow  # refits the answer model
 def test_the_shipped_answer_model_is_what_eval_tune_fits() -> None:
     tune = _tune()
     shipped = json.loads(tune.OUT.read_text(encoding="utf-8"))["answer"]

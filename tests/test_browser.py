@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +17,9 @@ import pytest
 
 from rag import Assistant, Settings
 from rag.app.render import EXAMPLES
+from tests.support.net import serve
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -73,15 +73,10 @@ def browser() -> Iterator[Any]:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app on a knowledge base of its own (the bundled articles), warmed up by one question."""
     pytest.importorskip("gradio")
-    from rag.app import ui
-
     assistant = Assistant(Settings(home=tmp_path_factory.mktemp("browser-home")), show_progress=False)
     assistant.ask(EXAMPLES[2])
-    app = ui.build_app(assistant)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    yield ui.launch(app, "127.0.0.1", port, block=False)
+    app, url = serve(assistant)
+    yield url
     app.close()
 
 

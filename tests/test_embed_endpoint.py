@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from llm_server import Reply, ScriptedLLM
 
 from rag import Assistant
 from rag.app.cli import main
 from rag.config import EmbeddingSettings, Settings
 from rag.errors import InputError, StoreError
 from rag.index.embed import EmbeddingError, OpenAIEmbedder, uses_e5_prefixes
+from tests.support.llm_server import Reply, ScriptedLLM
 
 E5 = "intfloat/multilingual-e5-small"
 OTHER = "text-embedding-3-small"

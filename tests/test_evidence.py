@@ -13,18 +13,7 @@ from rag.question.terms import question_terms
 from rag.retrieve.rerank import fuse_pools, rerank
 from rag.schema import Passage
 from rag.text.clean import fold
-
-
-def _passage(pid: str, score: float = 1.0, text: str = "", fused_rank: int = 0) -> Passage:
-    return Passage(
-        id=pid,
-        source=f"{pid}.txt",
-        text=text or pid,
-        score=score,
-        start_line=1,
-        end_line=1,
-        fused_rank=fused_rank,
-    )
+from tests.support.passages import passage
 
 
 @pytest.mark.parametrize(
@@ -214,7 +203,7 @@ class _Support:
 
 
 def test_reranking_lifts_the_passage_that_answers_and_records_the_fused_rank() -> None:
-    pool = [_passage("a", 0.05), _passage("b", 0.04), _passage("c", 0.03)]
+    pool = [passage("a", score=0.05), passage("b", score=0.04), passage("c", score=0.03)]
     ranked = rerank("q", fuse_pools(pool), _Support({"a": 1.5, "b": 0.3, "c": 2.7}), k=2)
     assert [p.id for p in ranked] == ["c", "a"]
     assert [p.fused_rank for p in ranked] == [2, 0]
@@ -222,7 +211,7 @@ def test_reranking_lifts_the_passage_that_answers_and_records_the_fused_rank() -
 
 
 def test_with_equal_support_the_fused_order_stands_and_a_passage_without_sentences_supports_least() -> None:
-    pool = [_passage("a", 0.05), _passage("b", 0.04), _passage("c", 0.03)]
+    pool = [passage("a", score=0.05), passage("b", score=0.04), passage("c", score=0.03)]
     assert [p.id for p in rerank("q", pool, _Support({"a": 0.5, "b": 0.5, "c": 0.5}), k=3)] == ["a", "b", "c"]
     assert [p.id for p in rerank("q", pool, _Support({"a": 0.2, "c": 0.9}), k=3)] == ["c", "a", "b"]
     assert rerank("q", [], _Support({}), k=3) == []
@@ -249,8 +238,8 @@ def test_the_noun_a_question_asks_about_is_its_focus(question: str, focus: str) 
 
 def test_each_part_of_a_two_part_question_also_reads_the_passages_found_for_it() -> None:
     answerer = ExtractiveAnswerer(lambda w: 1.0, E5Embedder())
-    sea = _passage("sea", text="蓝鲸公司的海底数据中心功率为42兆瓦。")
-    desert = _passage("desert", text="白鹭公司在戈壁沙漠建设的光伏电站装机容量为300兆瓦。")
+    sea = passage("sea", text="蓝鲸公司的海底数据中心功率为42兆瓦。")
+    desert = passage("desert", text="白鹭公司在戈壁沙漠建设的光伏电站装机容量为300兆瓦。")
     question = "蓝鲸公司的海底数据中心功率是多少？白鹭公司在戈壁沙漠建设的光伏电站装机容量是多少？"
     searched: list[str] = []
 

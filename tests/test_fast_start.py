@@ -61,6 +61,7 @@ def _run(home: Path, cache: Path, *args: str) -> dict[str, object]:
     return json.loads(run.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_a_question_in_a_new_process_starts_neither_chroma_nor_bm25s(
     rag_home: Path, assistant: Assistant, tmp_path: Path
 ) -> None:
@@ -73,6 +74,7 @@ def test_a_question_in_a_new_process_starts_neither_chroma_nor_bm25s(
     assert _run(rag_home, cache, "docs")["modules"] == []
 
 
+@pytest.mark.slow
 def test_jieba_cuts_and_tags_the_same_with_the_dictionary_read_word_by_word(
     rag_home: Path, tmp_path: Path
 ) -> None:

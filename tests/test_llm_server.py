@@ -1,4 +1,4 @@
-"""Tests for tests/llm_server.py, driven through the real ``openai`` client.
+"""Tests for tests/support/llm_server.py, driven through the real ``openai`` client.
 
 They also pin down how the openai 3.x client reacts to odd server behaviour
 (malformed JSON, non-JSON content types, retries, timeouts).
@@ -17,10 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import openai
 import pytest
-
-# tests/ is not a package: pytest (rootdir/"prepend" import mode) puts it on sys.path.
-from llm_server import Reply, ScriptedLLM
 from openai.types.chat import ChatCompletionMessageParam
+
+from tests.support.llm_server import Reply, ScriptedLLM
 
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What is RAG?"}]
 

@@ -12,6 +12,7 @@ import pytest
 from rag import Assistant, Settings
 from rag.evaluation.harness import load_eval, run_eval
 
+pytestmark = pytest.mark.slow  # a full eval run per corpus
 EVAL = Path(__file__).resolve().parent.parent / "eval"
 
 

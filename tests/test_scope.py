@@ -12,6 +12,7 @@ from rag.retrieve.rerank import fuse_pools, rerank
 from rag.retrieve.scope import NAMED_LEAD, TITLE_PRIOR, find_scope, split_reference
 from rag.schema import Passage
 from rag.text.tokens import tokenize
+from tests.support.passages import passage
 
 
 @pytest.mark.parametrize(
@@ -128,13 +129,9 @@ def test_a_question_asking_two_things_keeps_its_named_document_as_a_prior_only()
     assert scope.named == ""  # the second part may be asked of another document
 
 
-def _passage(pid: str, score: float, source: str = "a.md") -> Passage:
-    return Passage(id=pid, source=source, text=pid, score=score, start_line=1, end_line=1)
-
-
 def test_two_rankings_fuse_into_one_pool_with_each_passage_at_its_best() -> None:
-    first = [_passage("a", 0.04), _passage("b", 0.02)]
-    second = [_passage("c", 0.09), _passage("b", 0.06)]
+    first = [passage("a", score=0.04, source="a.md"), passage("b", score=0.02, source="a.md")]
+    second = [passage("c", score=0.09, source="a.md"), passage("b", score=0.06, source="a.md")]
     pool = fuse_pools(first, second)
     assert [p.id for p in pool] == ["a", "c", "b"]  # by best rank, then scaled score, then pool order
     assert {p.id: (p.fused_rank, round(p.score, 3)) for p in pool} == {
@@ -150,7 +147,9 @@ class _Even:
 
 
 def test_a_passage_of_the_named_document_is_lifted_by_its_lead() -> None:
-    pool = fuse_pools([_passage("a", 0.05, "sea.md"), _passage("b", 0.04, "desert.md")])
+    pool = fuse_pools(
+        [passage("a", score=0.05, source="sea.md"), passage("b", score=0.04, source="desert.md")]
+    )
     assert [p.id for p in rerank("q", pool, _Even(), k=2)] == ["a", "b"]
     assert [p.id for p in rerank("q", pool, _Even(), k=2, prior={"desert.md": 0.5})] == ["b", "a"]
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,44 +16,20 @@ import pytest
 
 from rag import Assistant, Settings, StoreError
 from rag.text.clean import fold
+from tests.support import ROOT
+from tests.support.net import chroma_run, free_port
 
 pytestmark = pytest.mark.server
-ROOT = Path(__file__).resolve().parent.parent
-CHROMA = Path(sys.executable).parent / "chroma"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of a Chroma server started for this module (killed at its end)."""
-    chroma = str(CHROMA) if CHROMA.exists() else shutil.which("chroma")
-    if chroma is None:
-        pytest.skip("the chroma command is not installed")
     data = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
+    proc = chroma_run(data / "db", port)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1) as reply:
-                    reply.read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"chroma run did not start (exit {proc.poll()})")
-                time.sleep(0.05)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
         proc.kill()
         proc.wait()
@@ -67,6 +41,7 @@ def _doc(folder: Path, name: str, text: str) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_bundled_corpus_through_the_server_answers_like_the_embedded_store(
     server: str, assistant: Assistant, tmp_path: Path
 ) -> None:
@@ -113,6 +88,7 @@ def test_incremental_update_and_prune_through_the_server(server: str, tmp_path: 
     assert report.removed == ["whale.md"] and report.chunks == 1
 
 
+@pytest.mark.slow
 def test_two_processes_writing_at_once_lose_nothing(server: str, tmp_path: Path) -> None:
     folders = []
     for side, topic in (("a", "蓝鲸"), ("b", "赤狐")):
@@ -171,7 +147,7 @@ def test_two_collections_in_one_home_are_independent(server: str, tmp_path: Path
 
 
 def test_an_unreachable_server_is_a_clear_error_within_seconds(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     start = time.monotonic()
     with pytest.raises(StoreError, match=re.escape(url)) as caught:
         Assistant(Settings(home=tmp_path / "home", chroma_url=url), show_progress=False)

@@ -6,7 +6,6 @@ import html
 import http.client
 import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,10 +21,12 @@ from rag.schema import Answer, Citation
 pytest.importorskip("gradio")
 from gradio_client import Client, handle_file
 
-from rag import Assistant, Settings, ui
+from rag import Assistant, Settings
+from rag.app import ui
 from rag.app.render import EXAMPLES, render_answer
+from tests.support import ROOT
+from tests.support.net import serve
 
-ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = (
     "Zorblax 协议说明\n\n"
     "Zorblax 协议的密钥长度是 4096 位。<script>alert(1)</script>\n"
@@ -35,22 +36,10 @@ HOSTILE = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(assistant: Assistant) -> tuple[Any, str]:
-    app = ui.build_app(assistant)
-    url = ui.launch(app, "127.0.0.1", free_port(), block=False)
-    return app, url
-
-
 @pytest.fixture(scope="module")
 def served(assistant: Assistant) -> Iterator[str]:
     """The app on the session's bundled index; only questions are asked of it (no uploads)."""
-    app, url = start(assistant)
+    app, url = serve(assistant)
     yield url
     app.close()
 
@@ -63,7 +52,7 @@ def upload_assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
 
 @pytest.fixture(scope="module")
 def upload_served(upload_assistant: Assistant) -> Iterator[str]:
-    app, url = start(upload_assistant)
+    app, url = serve(upload_assistant)
     yield url
     app.close()
 
@@ -122,6 +111,7 @@ def test_follow_up_keeps_each_answers_citations_with_it(served: str) -> None:
     assert "003_61f070ca4477130b.txt" in html.unescape(two)
 
 
+@pytest.mark.slow
 def test_twenty_parallel_questions_all_succeed(served: str) -> None:
     questions = [EXAMPLES[i % len(EXAMPLES)] for i in range(20)]
 
@@ -165,6 +155,7 @@ def test_file_routes_serve_nothing_outside_gradio_files(served: str, assistant: 
         assert b"root:" not in body and b"SQLite format" not in body
 
 
+@pytest.mark.slow  # a knowledge base of its own
 def test_upload_adds_a_document_and_renders_its_markup_as_text(
     upload_served: str, upload_assistant: Assistant, tmp_path: Path
 ) -> None:
@@ -181,6 +172,7 @@ def test_upload_adds_a_document_and_renders_its_markup_as_text(
     assert "&lt;img src" in reply  # the tag the cleaner left in is shown, escaped
 
 
+@pytest.mark.slow  # a knowledge base of its own
 def test_refused_uploads_leave_the_knowledge_base_unchanged(
     upload_served: str, upload_assistant: Assistant, tmp_path: Path
 ) -> None:

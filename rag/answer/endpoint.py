@@ -116,22 +116,22 @@ class LLMClient:
 
         try:
             result: Any = self.client().chat.completions.create(**self._request(messages, stream=False))
-            choices = getattr(result, "choices", None)
-            if isinstance(result, str) or not choices:
-                raise json.JSONDecodeError("not a chat completion", str(result)[:100], 0)
-            choice = choices[0]
-            content = choice.message.content if choice.message is not None else None
+            content = _content(result, finish)
         except (openai.OpenAIError, ValueError, TypeError, AttributeError, IndexError) as exc:
             raise self.error(exc) from None
-        if finish is not None:
-            finish.reason = str(getattr(choice, "finish_reason", "") or "")
-        yield content or ""
+        yield content
 
     def stream(
         self, messages: list[dict[str, str]], finish: Finish | None = None, opened: list[Any] | None = None
     ) -> Iterator[str]:
         """The reply in pieces as they arrive (`opened` receives the response, so that another thread
-        can close it)."""
+        can close it).
+
+        A reply is malformed, as a whole reply would be, when an event is not JSON, or when no event
+        is a chat completion chunk and nothing was written. A reply with no events at all is not a
+        stream: it is read as a whole reply (some endpoints answer so), and is malformed if it is not
+        one.
+        """
         import openai
 
         try:
@@ -139,12 +139,83 @@ class LLMClient:
             with self.client().chat.completions.create(**self._request(messages, stream=True)) as events:
                 if opened is not None:
                     opened.append(events)
+                opening = _Opening(events.response)
+                chunks, other, written = 0, 0, False
                 for chunk in events:
-                    for choice in getattr(chunk, "choices", None) or []:
+                    choices = getattr(chunk, "choices", None)
+                    if isinstance(chunk, str) or not isinstance(choices, list):
+                        other += 1  # JSON, but not a chat completion chunk
+                        continue
+                    chunks += 1
+                    opening.forget()
+                    for choice in choices:
                         if finish is not None and choice.finish_reason:
                             finish.reason = str(choice.finish_reason)
                         content = choice.delta.content if choice.delta is not None else None
                         if content:
+                            written = True
                             yield content
-        except (openai.OpenAIError, ValueError, TypeError, AttributeError) as exc:
+                if not chunks and not other and opening.whole():
+                    if reply := _content(_parsed(opening.data), finish):
+                        yield reply
+                elif other and not written:
+                    raise json.JSONDecodeError("not a chat completion chunk", "", 0)
+        except (openai.OpenAIError, ValueError, TypeError, AttributeError, IndexError) as exc:
             raise self.error(exc) from None
+
+
+def _content(result: Any, finish: Finish | None) -> str:
+    """The text of a whole reply (a chat completion as the openai client gives it); a reply that is
+    not one raises JSONDecodeError, one of the wrong shape AttributeError or IndexError."""
+    choices = getattr(result, "choices", None)
+    if isinstance(result, str) or not choices:
+        raise json.JSONDecodeError("not a chat completion", str(result)[:100], 0)
+    choice = choices[0]
+    content = choice.message.content if choice.message is not None else None
+    if finish is not None:
+        finish.reason = str(getattr(choice, "finish_reason", "") or "")
+    return str(content or "")
+
+
+def _parsed(data: bytes) -> Any:
+    """A whole reply's bytes as the openai client reads them: JSON, an object as a chat completion."""
+    from openai.types.chat import ChatCompletion
+
+    value = json.loads(data)
+    return ChatCompletion.construct(**value) if isinstance(value, dict) else value
+
+
+class _Opening:
+    """What a streamed reply sent before its first chat completion chunk (at most LIMIT bytes), to
+    read the reply whole when it turns out to hold no events."""
+
+    LIMIT = 1 << 20
+
+    def __init__(self, response: Any) -> None:
+        self.data = b""
+        self._kept: list[bytes] | None = []
+        self._size = 0
+        read = response.iter_bytes
+
+        def iter_bytes(*args: Any, **kwargs: Any) -> Iterator[bytes]:
+            for part in read(*args, **kwargs):
+                if self._kept is not None and self._size < self.LIMIT:
+                    self._kept.append(part[: self.LIMIT - self._size])
+                    self._size += len(self._kept[-1])
+                yield part
+
+        response.iter_bytes = iter_bytes  # the stream reads the response's bytes through this
+
+    def forget(self) -> None:
+        """A chunk came: the reply is a stream, and its opening is not needed."""
+        self._kept = None
+
+    def whole(self) -> bool:
+        """Did the reply send bytes, none of them a line of an event stream (an event's field, or a
+        comment such as a keep-alive)? Then it is a whole reply, not a stream."""
+        self.data = b"".join(self._kept or [])
+        lines = (line.strip() for line in self.data.splitlines())
+        return bool(self.data.strip()) and not any(line.startswith(_EVENT_LINES) for line in lines)
+
+
+_EVENT_LINES = (b"data:", b"event:", b"id:", b"retry:", b":")

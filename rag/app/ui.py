@@ -7,13 +7,11 @@ them to Gradio components and `launch` starts the server with the safety setting
 
 from __future__ import annotations
 
-import filecmp
 import inspect
 import logging
 import os
-import shutil
+import stat
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,10 +32,10 @@ from rag.app.render import (
     render_upload,
     render_user,
 )
-from rag.config import PARTIAL_UPLOAD_SECONDS
+from rag.app.uploads import discard_partial_uploads, gradio_temp, place, upload_target
 from rag.errors import InputError, RagError
-from rag.ingest.load import SUFFIXES, Budget, SkippedFile, read_document, size_text
-from rag.schema import Answer
+from rag.ingest.load import SUFFIXES, real_path, size_text
+from rag.schema import Answer, IngestReport
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -77,22 +75,6 @@ def mode_label(assistant: Assistant) -> str:
     if llm is None:
         return "Extractive · offline, quotes the documents"
     return f"LLM · {getattr(llm, 'model', 'configured model')}"
-
-
-def _same_bytes(a: Path, b: Path) -> bool:
-    return a.stat().st_size == b.stat().st_size and filecmp.cmp(a, b, shallow=False)
-
-
-def upload_target(folder: Path, upload: Path, tries: int = 1000) -> Path:
-    """Where an upload is kept: under its own name, unless a different file of that name is there
-    already (then "name (2).ext", "name (3).ext", …: both documents stay, each with its own name).
-    The same file uploaded again goes where it went before, so it is recognised as unchanged."""
-    stem, suffix = upload.stem, upload.suffix
-    for n in range(1, tries + 1):
-        target = folder / (upload.name if n == 1 else f"{stem} ({n}){suffix}")
-        if not target.exists() or _same_bytes(target, upload):
-            return target
-    raise InputError(f"There are already {tries} different uploads named {upload.name!r}: rename the file.")
 
 
 class ChatHandlers:
@@ -175,17 +157,25 @@ class ChatHandlers:
             return render_hint("The document list could not be read; see the server log.", "refused")
 
     def refusal(self, path: Path) -> str:
-        """Why an uploaded file cannot be added, or "" when it can."""
+        """Why an uploaded file cannot be added as far as its type and size tell, or "" when it may
+        be. Nothing of it is read here: what only its contents tell (empty, binary, too long to
+        read in time) is said by ingestion, which reads it once."""
         if path.suffix.lower() not in SUFFIXES:
             kind = path.suffix or "(no extension)"
             return f"unsupported file type {kind}; supported: {', '.join(SUFFIXES)}"
-        try:  # reads nothing of a file over the size limit
-            settings = self.assistant.settings
-            budget = Budget(settings.max_file_seconds, settings.max_document_chars)
-            read_document(path, max_bytes=settings.max_file_bytes, budget=budget.start())
-        except SkippedFile as exc:
-            return str(exc)
-        return ""
+        try:
+            info = path.stat()
+        except OSError as exc:
+            return f"it could not be read ({exc.strerror or exc})"
+        size, limit = info.st_size, self.assistant.settings.max_file_bytes
+        if not stat.S_ISREG(info.st_mode):
+            return "it is not a regular file"
+        if size <= limit:
+            return ""
+        said, most = size_text(size), size_text(limit)
+        if said == most:  # just over: "20 MB, over the 20 MB limit" would say nothing
+            said, most = f"{size:,} bytes", f"{most} ({limit:,} bytes)"
+        return f"it is {said}, over the {most} limit"
 
     def upload(self, files: list[str] | str | None, progress: Callable[..., Any]) -> tuple[str, str, None]:
         """Add uploaded files to the knowledge base; returns (result message, documents, cleared input)."""
@@ -205,15 +195,7 @@ class ChatHandlers:
         try:
             if accepted:
                 with self._upload_lock:
-                    self.upload_dir.mkdir(parents=True, exist_ok=True)
-                    targets = []
-                    for path in accepted:
-                        target = upload_target(self.upload_dir, path)
-                        shutil.copyfile(path, target)
-                        targets.append(target)
-                    progress((0, len(targets)), desc=f"Indexing {len(targets)} file(s)")
-                    report = self.assistant.ingest(targets)
-                refused += [(Path(p).name, why) for p, why in report.skipped.items()]
+                    report = self._ingest(accepted, refused, progress)
         except RagError as exc:
             refused += [(p.name, str(exc)) for p in accepted]
         except Exception:
@@ -221,12 +203,32 @@ class ChatHandlers:
             refused += [(p.name, "indexing failed; see the server log") for p in accepted]
         finally:
             self._discard(paths)
-        return render_upload(report, refused), self.documents_html(), None
+        done = report if report and (report.added or report.updated or report.unchanged) else None
+        return render_upload(done, refused), self.documents_html(), None
+
+    def _ingest(self, uploads: list[Path], refused: list[tuple[str, str]], progress: Any) -> IngestReport:
+        """Keep the uploads in the uploads folder and ingest them from there, which reads each once;
+        those ingestion refuses go to `refused`, and are not kept if they were put there now."""
+        self.upload_dir.mkdir(parents=True, exist_ok=True)
+        kept: dict[str, tuple[Path, Path, bool]] = {}  # by path: where kept, the upload, put there now
+        for path in uploads:
+            target = upload_target(self.upload_dir, path)
+            if new := not target.exists():
+                place(path, target)
+            kept.setdefault(str(real_path(target)), (target, path, new))
+        progress((0, len(kept)), desc=f"Indexing {len(kept)} file(s)")
+        report = self.assistant.ingest([target for target, _, _ in kept.values()])
+        for key, why in report.skipped.items():
+            target, upload, new = kept.get(str(real_path(Path(key))), (Path(key), Path(key), False))
+            refused.append((upload.name, why))
+            if new:
+                target.unlink(missing_ok=True)
+        return report
 
     def _discard(self, paths: list[Path]) -> None:
         """Delete Gradio's temporary copies of the uploads (never anything outside its folder), and
         what uploads cut off before they were complete left there."""
-        temp = Path(os.environ.get("GRADIO_TEMP_DIR") or "/nonexistent").resolve()
+        temp = gradio_temp()
         discard_partial_uploads(temp)
         for path in paths:
             try:
@@ -236,25 +238,6 @@ class ChatHandlers:
                         path.parent.rmdir()
             except OSError:
                 pass
-
-
-def discard_partial_uploads(temp: Path, older_than: float = PARTIAL_UPLOAD_SECONDS) -> list[Path]:
-    """Delete the files uploads that were cut off (refused, or the client went away) left in Gradio's
-    temporary folder: Gradio writes each upload to a `tmp…` file there and moves it into a folder of
-    its own once complete. Only those not written for `older_than` seconds: an upload may still be
-    arriving. Returns what was deleted."""
-    gone: list[Path] = []
-    if not temp.is_dir():
-        return gone
-    now = time.time()
-    for path in temp.glob("tmp*"):
-        try:
-            if path.is_file() and not path.is_symlink() and now - path.stat().st_mtime >= older_than:
-                path.unlink()
-                gone.append(path)
-        except OSError:
-            pass
-    return gone
 
 
 def import_gradio(home: Path) -> ModuleType:

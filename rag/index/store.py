@@ -17,7 +17,7 @@ from rag.errors import StoreError
 from rag.index.chroma_client import forget_embedded, get_all, open_client, records_of
 from rag.index.snapshot import Snapshot, enabled, snapshot_path
 from rag.index.store_faults import unwritable, write_failure
-from rag.index.store_lock import WriteLock
+from rag.index.store_lock import NoLock, RunLock, WriteLock
 from rag.schema import Chunk
 
 log = logging.getLogger("rag")
@@ -42,21 +42,6 @@ SERVER_REQUEST_TIMEOUT = 300.0  # seconds for one request (a large batch of vect
 def _client(home: Path, url: str | None) -> Any:
     """A Chroma client on the embedded store in `home`, or on the server at `url`."""
     return open_client(home, url, SERVER_CONNECT_TIMEOUT, SERVER_REQUEST_TIMEOUT)
-
-
-class _StoreLock(WriteLock):
-    """The write lock of an embedded store; released after the read copy is brought up to date."""
-
-    def __init__(self, store: ChromaStore) -> None:
-        super().__init__(store.home / f"{store.name}.lock")
-        self.store = store
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if exc[0] is None:
-                self.store._refresh_copy(locked=True)  # after a write that left the copy stale
-        finally:
-            super().__exit__(*exc)
 
 
 class ChromaStore:
@@ -120,7 +105,7 @@ class ChromaStore:
         if self.snapshot is None or self.snapshot.current():
             return
         try:
-            with contextlib.nullcontext() if locked else WriteLock(self.home / f"{self.name}.lock"):
+            with contextlib.nullcontext() if locked else WriteLock(self._lock_path):
                 self.snapshot.replace_all(records_of(self._collection))
         except Exception as exc:  # busy, unwritable, or Chroma cannot give its vectors: reads stay on Chroma
             log.debug("The read copy of %s is not refreshed: %s", self.name, exc)
@@ -146,18 +131,24 @@ class ChromaStore:
             except sqlite3.Error as exc:  # the copy stays stale: it is made again later
                 log.debug("The read copy of %s is stale: %s", self.name, exc)
 
-    def lock(self) -> contextlib.AbstractContextManager[Any]:
-        """The write lock of an embedded store; none with a server.
+    def lock(self) -> RunLock | NoLock:
+        """A writer's run on an embedded store (rag.index.store_lock); none with a server.
 
-        An embedded store is files that only one process may write at a time. A Chroma server
-        serialises the writes of all its clients itself, and its writers may be on other machines,
-        which a lock file on this host could not see anyway: server stores take no lock. Writers of
-        different documents never touch the same chunk ids; writers of the same document write the
-        same ids (upserts), so the last one wins and nothing is duplicated.
+        An embedded store is files that only one process may write at a time: the run holds the
+        writer's claim throughout, and the store lock only around each write (`writing()`), after
+        which the read copy is brought up to date. A Chroma server serialises the writes of all its
+        clients itself, and its writers may be on other machines, which a lock file on this host
+        could not see anyway: server stores take no lock. Writers of different documents never
+        touch the same chunk ids; writers of the same document write the same ids (upserts), so the
+        last one wins and nothing is duplicated.
         """
         if self.url:
-            return contextlib.nullcontext()
-        return _StoreLock(self)
+            return NoLock()
+        return RunLock(self._lock_path, written=lambda: self._refresh_copy(locked=True))
+
+    @property
+    def _lock_path(self) -> Path:
+        return self.home / f"{self.name}.lock"
 
     def check_writable(self) -> None:
         """Raise a StoreError before any work when an embedded store's files cannot be written."""

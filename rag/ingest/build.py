@@ -21,6 +21,7 @@ from rag.index.embed import Embedder
 from rag.index.sentence_index import as_passage
 from rag.index.store import ChromaStore
 from rag.index.store_faults import WRITE_ERRNOS, write_failure
+from rag.index.store_lock import NoLock, RunLock
 from rag.ingest.bundled import bundled_files
 from rag.ingest.chunk import chunk_document
 from rag.ingest.load import MAX_FILE_BYTES, Budget, SkippedFile, read_document, real_path, walk_files
@@ -84,13 +85,15 @@ def _titled(chunks: list[Chunk], doc: Document) -> list[Chunk]:
     return [replace(c, title=title) for c in chunks]
 
 
-def _add_title(store: ChromaStore, key: str, stored: str, doc: Document) -> None:
+def _add_title(store: ChromaStore, lock: RunLock | NoLock, key: str, stored: str, doc: Document) -> None:
     """Give an unchanged document indexed before titles were stored its title (best effort: a
     store that cannot be written keeps showing the file name)."""
     if stored:
         return
+    title = document_title(doc)  # read from the file's head: not under the store lock
     try:
-        store.set_title(key, document_title(doc))
+        with lock.writing():
+            store.set_title(key, title)
     except StoreError as exc:
         log.debug("No title stored for %s: %s", key, exc)
 
@@ -161,6 +164,10 @@ def ingest(
     Symbolic links in folders are followed only with `follow_links`, and only inside the folder.
     Each file may hold `max_chars` characters of text and take `max_seconds` from reading to
     embedding; a file over either is skipped, with the reason (unset: the RAG_* settings).
+
+    An embedded store is this process's to write for the whole call (a second writer gets
+    StoreBusyError at once), but its store lock is held only while one document is written: files
+    are read, chunked and embedded without it.
     """
     report = IngestReport()
     paths = [expand_path(p) for p in paths]
@@ -171,7 +178,7 @@ def ingest(
     named = {Path(p).expanduser() for p in paths}  # files named directly are read even as links
     budgets: dict[str, Budget] = {}
     roots = [real_path(Path(p).expanduser()) for p in paths]
-    with store.lock():
+    with store.lock() as lock:
         known = store.documents()
         todo: list[tuple[str, Document]] = []
         seen: set[str] = set()
@@ -192,7 +199,7 @@ def ingest(
             finally:
                 budget.pause()
             if key in known and known[key].sha256 == doc.sha256:
-                _add_title(store, key, known[key].title, doc)
+                _add_title(store, lock, key, known[key].title, doc)
                 report.unchanged.append(doc.source)
                 continue
             todo.append((key, doc))
@@ -223,23 +230,25 @@ def ingest(
                 raise write_failure(store.home, exc) from exc
             finally:
                 budget.pause()
-            old = store.ids_of(key) if key in known else []
-            new_ids = {c.id for c in chunks}
-            # Crash-safe order: write the whole new version (one upsert), then drop what is stale.
-            # Killed in between, the document's chunks disagree on its hash or count, so
-            # store.documents() reports it incomplete and the next run redoes it.
-            store.add(chunks, vectors, key, total=len(chunks))
-            _crash_hook()
-            stale = [i for i in old if i not in new_ids]
-            if stale:
-                store.delete(stale)
+            with lock.writing():
+                old = store.ids_of(key) if key in known else []
+                new_ids = {c.id for c in chunks}
+                # Crash-safe order: write the whole new version (one upsert), then drop what is
+                # stale. Killed in between, the document's chunks disagree on its hash or count, so
+                # store.documents() reports it incomplete and the next run redoes it.
+                store.add(chunks, vectors, key, total=len(chunks))
                 _crash_hook()
+                stale = [i for i in old if i not in new_ids]
+                if stale:
+                    store.delete(stale)
+                    _crash_hook()
             (report.updated if key in known else report.added).append(doc.source)
         bar.close()  # type: ignore[attr-defined]
         if prune:
             for key, info in known.items():
                 if key not in seen and not _exists(key) and (not store.url or _under(key, roots)):
-                    store.delete(store.ids_of(key))
+                    with lock.writing():
+                        store.delete(store.ids_of(key))
                     report.removed.append(info.source)
         report.chunks = store.count()
     return report

@@ -10,7 +10,6 @@ none (a base model). Without the variables these tests are skipped; they never b
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -19,17 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.net import free_port
+
 STARTUP_SECONDS = 120.0  # loading the model on two cores
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "llama: runs a real llama.cpp server (RAG_TEST_LLAMA_SERVER)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +35,7 @@ def llama_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("set RAG_TEST_LLAMA_SERVER (a llama-server binary) and RAG_TEST_LLAMA_MODEL (a GGUF)")
     if not Path(binary).is_file() or not Path(model).is_file():
         pytest.skip(f"llama-server or the model is missing: {binary}, {model}")
-    port = _free_port()
+    port = free_port()
     command = [binary, "--model", model, "--host", "127.0.0.1", "--port", str(port), "--ctx-size", "8192"]
     if template := os.environ.get("RAG_TEST_LLAMA_TEMPLATE"):
         command += ["--chat-template-file", template]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.support.figures import Counter
 
 # Every property: 200 examples, the same ones each run (CI is deterministic), no per-example deadline.
 # The autouse network guard in tests/conftest.py is function-scoped, which Hypothesis would flag.
@@ -19,19 +20,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 settings.load_profile("reliability")
-
-
-@dataclass
-class Counter:
-    """One check's figures: inputs tried, faults injected, unexpected errors, chunks lost or duplicated,
-    and free-form outcomes (e.g. "abstained 12", "p95 ms 140")."""
-
-    tried: int = 0
-    faults: int = 0
-    errors: int = 0
-    lost: int = 0
-    duplicated: int = 0
-    outcomes: dict[str, int | float | str] = field(default_factory=dict)
 
 
 _STATS: dict[str, Counter] = {}

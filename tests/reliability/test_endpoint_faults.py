@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from llm_server import Reply, ScriptedLLM
 
 from rag import Answer, Assistant, Settings
 from rag.config import LLMSettings
-from tests.reliability.replies import answer_of
+from tests.support.llm_server import Reply, ScriptedLLM
+from tests.support.replies import answer_of
 
 pytestmark = pytest.mark.reliability
 COMPUTE = "软银和英伟达在日本建设的AI工厂有多少算力？"

@@ -17,7 +17,6 @@ import stat
 import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -28,9 +27,10 @@ import pytest
 from rag import Assistant, Settings, StoreError
 from rag.index.store import ChromaStore
 from rag.schema import Chunk
-from tests.reliability.conftest import Counter
-from tests.test_crash import ROOT, _env, _home_with_cache, _ingest_cmd, _state, write_corpus
-from tests.test_server_mode import CHROMA, _free_port
+from tests.support import ROOT
+from tests.support.crash import home_with_cache, ingest_cmd, ingest_env, store_state, write_corpus
+from tests.support.figures import Counter
+from tests.support.net import chroma_run, free_port
 
 pytestmark = pytest.mark.reliability
 
@@ -82,9 +82,9 @@ def test_kill_9_at_ten_random_points_then_rerun_loses_nothing(
     folder, ids, docs, writes = built
     clean_home = folder.parent / "clean"
     (tmp_path / "timed").mkdir()
-    timed = _home_with_cache(tmp_path / "timed", clean_home)
+    timed = home_with_cache(tmp_path / "timed", clean_home)
     start = time.monotonic()
-    subprocess.run(_ingest_cmd(folder), env=_env(timed), cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(ingest_cmd(folder), env=ingest_env(timed), cwd=ROOT, check=True, capture_output=True)
     duration = time.monotonic() - start  # an uninterrupted run: the clock kills fall inside it
     rng = random.Random(20250917)
     kinds = ["write"] * 5 + ["clock"] * 5
@@ -92,11 +92,15 @@ def test_kill_9_at_ten_random_points_then_rerun_loses_nothing(
     for round_, kind in enumerate(kinds):
         with record("kill -9 during ingestion") as counter:
             (tmp_path / str(round_)).mkdir()
-            home = _home_with_cache(tmp_path / str(round_), clean_home)
+            home = home_with_cache(tmp_path / str(round_), clean_home)
             if kind == "write":
                 after = rng.randint(1, writes)
                 run = subprocess.run(
-                    _ingest_cmd(folder), env=_env(home, after), cwd=ROOT, capture_output=True, timeout=120
+                    ingest_cmd(folder),
+                    env=ingest_env(home, after),
+                    cwd=ROOT,
+                    capture_output=True,
+                    timeout=120,
                 )
                 assert run.returncode == -signal.SIGKILL, run.stderr.decode()[-2000:]
                 outcome(counter, "killed after a store write")
@@ -104,8 +108,8 @@ def test_kill_9_at_ten_random_points_then_rerun_loses_nothing(
                 delay = rng.uniform(0.4, 0.95) * duration
                 while True:  # a run that finished before its kill is redone with an earlier one
                     proc = subprocess.Popen(
-                        _ingest_cmd(folder),
-                        env=_env(home),
+                        ingest_cmd(folder),
+                        env=ingest_env(home),
                         cwd=ROOT,
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
@@ -120,14 +124,14 @@ def test_kill_9_at_ten_random_points_then_rerun_loses_nothing(
                     delay *= 0.6
                 outcome(counter, "killed by the clock")
             counter.faults += 1
-            partial, _ = _state(home)
+            partial, _ = store_state(home)
             assert len(partial) <= len(ids)
             state = "empty" if not partial else "partial" if len(partial) < len(ids) else "full"
             outcome(counter, f"store {state} when killed")
             again = _assistant(home)
             again.ingest([folder])
             assert _compare(counter, again, ids) == (0, 0), f"round {round_} ({kind})"
-            assert _state(home)[1] == docs  # every document complete, with its hash and chunk count
+            assert store_state(home)[1] == docs  # every document complete, with its hash and chunk count
             assert _intact(home / "embeddings.sqlite") and _intact(home / "chroma" / "chroma.sqlite3")
 
 
@@ -179,7 +183,7 @@ def test_a_read_only_store_refuses_ingestion_clearly_and_still_answers(
             message = str(caught.value)
             assert f"{target} is not writable" in message and "RAG_HOME" in message
             run = subprocess.run(
-                _ingest_cmd(more), env=_env(home), cwd=ROOT, capture_output=True, text=True, timeout=120
+                ingest_cmd(more), env=ingest_env(home), cwd=ROOT, capture_output=True, text=True, timeout=120
             )
             assert run.returncode == 1
             _clean_message(run.stderr, str(target), "not writable")
@@ -189,7 +193,7 @@ def test_a_read_only_store_refuses_ingestion_clearly_and_still_answers(
                 assert again.text == before.text and again.citations == before.citations
             outcome(counter, "answered")
         assert _compare(counter, assistant, ids) == (0, 0)  # nothing stored was lost
-        assert _state(home)[1] == docs
+        assert store_state(home)[1] == docs
         assert assistant.ingest([more]).added  # writable again: the same call now works
 
 
@@ -242,7 +246,7 @@ def test_a_full_disk_is_a_clear_error_and_a_rerun_completes(
 ) -> None:
     folder, ids, docs, _ = built
     clean_home = folder.parent / "clean"
-    home = _home_with_cache(tmp_path, clean_home)
+    home = home_with_cache(tmp_path, clean_home)
     first = sorted(folder.iterdir())[:4]
     _assistant(home).ingest(first)
     kept = {c.id: (c.text, c.doc_sha256) for c, _ in _assistant(home).store.chunks()}
@@ -251,8 +255,8 @@ def test_a_full_disk_is_a_clear_error_and_a_rerun_completes(
     limit = size + (full - size) * room // 4  # no room to grow at all, or room for about half the rest
     with record("disk full during ingestion") as counter:
         run = subprocess.run(
-            _ingest_cmd(folder),
-            env=_env(home),
+            ingest_cmd(folder),
+            env=ingest_env(home),
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -269,31 +273,9 @@ def test_a_full_disk_is_a_clear_error_and_a_rerun_completes(
         rerun = _assistant(home)
         rerun.ingest([folder])  # the space is back
         assert _compare(counter, rerun, ids) == (0, 0)
-        assert _state(home)[1] == docs
+        assert store_state(home)[1] == docs
         assert _intact(home / "chroma" / "chroma.sqlite3") and _intact(home / "embeddings.sqlite")
         outcome(counter, "rerun complete")
-
-
-def _chroma_run(data: Path, port: int) -> subprocess.Popen[bytes]:
-    chroma = str(CHROMA) if CHROMA.exists() else shutil.which("chroma")
-    if chroma is None:
-        pytest.skip("the chroma command is not installed")
-    proc = subprocess.Popen(
-        [chroma, "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1) as reply:
-                reply.read()
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"chroma run did not start (exit {proc.poll()})")
-            time.sleep(0.05)
 
 
 @pytest.mark.server
@@ -301,10 +283,10 @@ def test_a_stopped_chroma_server_is_a_clear_error_and_the_session_recovers(
     built: Built, tmp_path: Path, record: Record, outcome: Outcome
 ) -> None:
     folder, ids, docs, _ = built
-    home = _home_with_cache(tmp_path, folder.parent / "clean")
-    port = _free_port()
+    home = home_with_cache(tmp_path, folder.parent / "clean")
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = _chroma_run(tmp_path / "db", port)
+    server = chroma_run(tmp_path / "db", port)
     try:
         with record("chroma server stopped") as counter:
             assistant = _assistant(home, url)
@@ -325,7 +307,7 @@ def test_a_stopped_chroma_server_is_a_clear_error_and_the_session_recovers(
                     max(waited, float(counter.outcomes.get("slowest error s", 0))), 3
                 )
             outcome(counter, "clear error")
-            server = _chroma_run(tmp_path / "db", port)  # the same port and data
+            server = chroma_run(tmp_path / "db", port)  # the same port and data
             again = assistant.ask(QUESTION)  # the same object, no restart
             assert again.text == before.text and again.citations == before.citations
             outcome(counter, "recovered")

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from llm_server import Reply, ScriptedLLM
 
 from rag import Answer, Assistant, Passage, Settings
 from rag.answer.llm import LLMAnswerer
 from rag.config import LLMSettings
-from tests.reliability.replies import answer_of
+from tests.support.llm_server import Reply, ScriptedLLM
+from tests.support.replies import answer_of
 
 pytestmark = pytest.mark.reliability
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from rag import Assistant, Settings
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.reliability
 Record = Callable[..., Any]
@@ -43,9 +44,7 @@ def test_uploads_cut_off_leave_no_files(assistant: Assistant, tmp_path: Path, re
         bundled=False,
         show_progress=False,
     )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     app = ui.build_app(a)
     ui.launch(app, "127.0.0.1", port, block=False)
     temp = (tmp_path / "home" / "ui-tmp").resolve()

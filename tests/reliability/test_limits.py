@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llm_server import Reply, ScriptedLLM
 
 from rag import Assistant, InputError, Settings
 from rag.app.cli import main
 from rag.config import LLMSettings
+from tests.support.llm_server import Reply, ScriptedLLM
 
 pytestmark = pytest.mark.reliability
 COMPUTE = "软银和英伟达在日本建设的AI工厂有多少算力？"

@@ -10,23 +10,22 @@ from __future__ import annotations
 import json
 import math
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rag import Assistant
 from rag.schema import Answer
+from tests.support import ROOT
+from tests.support.net import serve
 
 pytestmark = pytest.mark.reliability
 
-ROOT = Path(__file__).resolve().parents[2]
 USERS = 50
 MODES = ("hybrid", "dense", "bm25")
 K = 5
@@ -214,13 +213,7 @@ def test_fifty_threads_get_the_sequential_answers_from_a_warm_assistant(
 def served(assistant: Assistant) -> Iterator[str]:
     """The web app on the session's assistant, served for real on 127.0.0.1."""
     pytest.importorskip("gradio")
-    from rag.app import ui
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    app = ui.build_app(assistant)
-    url = ui.launch(app, "127.0.0.1", port, block=False)
+    app, url = serve(assistant)
     yield url
     app.close()
 

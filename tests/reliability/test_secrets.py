@@ -14,11 +14,11 @@ from urllib.parse import quote, quote_plus
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from llm_server import Reply, ScriptedLLM
 
 from rag import Answer, Assistant, Passage
 from rag.answer.llm import LLMAnswerer
 from rag.config import LLMSettings
+from tests.support.llm_server import Reply, ScriptedLLM
 
 pytestmark = pytest.mark.reliability
 LLM_KEY = "sk-proj-Xq7Lm2Rt9Vb4Nc8Kd3Hf6Jw1Zp5Ys0Ua"
