@@ -205,12 +205,3 @@ def test_the_replies_benchmark_command(tmp_path: Path, capsys: pytest.CaptureFix
         assert f"| {group} | all | verifier |" in out and f"| {group} | all | keep all |" in out
         assert f"| {group} | all | similarity |" in out
     assert "threshold (fitted on the tuning sets)" in out
-
-
-def test_the_quick_fold_is_the_fold() -> None:
-    from rag.ingest.bundled import bundled_files
-    from rag.verification.claims import quick_fold
-
-    lines = [line for path in bundled_files() for line in path.read_text(encoding="utf-8").splitlines()]
-    lines += ["英偉達的 ＡＩ 工廠", "NVIDIA 的 GPU", "遠(yuǎn)方", "Ｆｕｌｌ－ｗｉｄｔｈ ６００億"]
-    assert [quick_fold(line) for line in lines] == [fold(line) for line in lines]

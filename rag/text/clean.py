@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from functools import lru_cache
 
 from rag.schema import Line
+from rag.text import simplify
 from rag.text.han import HAN
 
 _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
@@ -90,13 +90,6 @@ _DISCLAIMER = re.compile(
 )
 
 
-@lru_cache(maxsize=1)
-def _converter() -> object:
-    from opencc import OpenCC
-
-    return OpenCC("t2s")
-
-
 def strip_pinyin(text: str) -> str:
     """Remove pinyin annotations that follow Han characters: `遠(yuǎn)` → `遠`."""
     return _PINYIN.sub("", text)
@@ -140,8 +133,8 @@ def strip_invisible(text: str) -> str:
 
 
 def to_simplified(text: str) -> str:
-    """Fold traditional Chinese script to simplified (OpenCC t2s)."""
-    return str(_converter().convert(text))  # type: ignore[attr-defined]
+    """Fold traditional Chinese script to simplified: OpenCC t2s's result (rag.text.simplify)."""
+    return simplify.to_simplified(text)
 
 
 def fold(text: str) -> str:

@@ -31,6 +31,7 @@ _MEASURE = "个|座|年|倍|家|名|人|位|次|台|款|种|项|月|日|天|颗|
 _SCALE_RE = "|".join(p for p, _ in _SCALES)
 _UNIT_RE = "|".join(f"(?:{p})" for p, _, _ in _UNITS)
 _TAIL = rf"\s*(?P<scale>{_SCALE_RE})?\s*(?P<unit>{_UNIT_RE})?"
+_TAIL_RE = re.compile(_TAIL)
 # (not the digits of a code such as 7f3a9: letters then digits again right after the number)
 _ARABIC = re.compile(rf"(?<![a-z0-9.])(?P<num>\d+(?:\.\d+)?)(?![a-z]+\d){_TAIL}")
 # the same, for text whose thousands are still grouped ("1,000 兆瓦")
@@ -45,6 +46,12 @@ _CN_PERCENT = re.compile(rf"百分之(?P<num>{_CN_NUMERAL})")
 _ENGLISH = re.compile(
     rf"(?<![a-z])(?P<num>{'|'.join(_EN_NUMBER)})[\s-]+(?=(?:{_SCALE_RE}|{_UNIT_RE}))(?P<rest>{_TAIL})"
 )
+# What the patterns above need to match at all: a text without it is not searched with them.
+_DIGIT = re.compile(r"\d")
+_CN_NUMERAL_CHAR = re.compile("[零〇一二两三四五六七八九十百千]")
+_LOWER_LATIN = re.compile("[a-z]")  # every English number word
+_GROUPED = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.、)]\s+")
 UNIT_WORD = re.compile(rf"^(?:{_SCALE_RE}|{_UNIT_RE}|exaflops?|字节|flops?)$")
 
 
@@ -91,16 +98,20 @@ def _quantity(raw: float, scale: str | None, unit: str | None) -> Quantity:
 
 def quantities(folded: str) -> list[Quantity]:
     """The numbers stated in folded text, with Chinese and English multipliers and units resolved."""
-    text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", folded)  # 1,000 → 1000
-    text = re.sub(r"^\s*\d{1,2}[.、)]\s+", "", text)  # list numbering
-    out = [_quantity(float(m["num"]), m["scale"], m["unit"]) for m in _ARABIC.finditer(text)]
-    for m in _CHINESE.finditer(text):
+    out: list[Quantity] = []
+    text = folded
+    if _DIGIT.search(text):  # each pattern here needs what it is guarded by (most text has none)
+        text = _GROUPED.sub("", text)  # 1,000 → 1000
+        text = _LIST_NUMBER.sub("", text)
+        out += [_quantity(float(m["num"]), m["scale"], m["unit"]) for m in _ARABIC.finditer(text)]
+    for m in _CHINESE.finditer(text) if _CN_NUMERAL_CHAR.search(text) else ():
         if m["num"] == "一" and not (m["scale"] or m["unit"]):
             continue  # 一个, 一种: an article, not a figure
         out.append(_quantity(chinese_number(m["num"]), m["scale"], m["unit"]))
-    out += [Quantity(n, n, "%") for n in (chinese_number(m["num"]) for m in _CN_PERCENT.finditer(text))]
-    for m in _ENGLISH.finditer(text):
-        rest = re.match(_TAIL, m["rest"])
+    if "百分之" in text:
+        out += [Quantity(n, n, "%") for n in (chinese_number(m["num"]) for m in _CN_PERCENT.finditer(text))]
+    for m in _ENGLISH.finditer(text) if _LOWER_LATIN.search(text) else ():
+        rest = _TAIL_RE.match(m["rest"])
         assert rest is not None
         out.append(_quantity(float(_EN_NUMBER[m["num"]]), rest["scale"], rest["unit"]))
     return out
@@ -152,6 +163,7 @@ _EN_ALT = "|".join(
 _EN_WORDS = re.compile(
     r"\b((?:(?:" + _EN_ALT + r")\b[\s-]?)+)((?:hundred|thousand|million|billion|trillion)\b)?",
 )
+_NUMBER_TAIL = re.compile(r"[\d,.\s零〇一二两三四五六七八九十百千万亿]*")  # where a figure's number ends
 _NUMBER_AT = re.compile(
     r"\d[\d,]*(?:\.\d+)?\s*(?:万亿|亿|万|千)?|[零〇一二两三四五六七八九十百千]+(?:万亿|亿|万)?"
     r"|\b(?:" + _EN_ALT + r")\b(?:[\s-]+(?:" + _EN_ALT + r")\b)*"
@@ -161,7 +173,7 @@ _NUMBER_AT = re.compile(
 def _words_numbers(folded: str) -> list[Quantity]:
     """Numbers written in words that `quantities` leaves out: 六十, 两千亿, 十分之一, "sixty"."""
     out: list[Quantity] = []
-    for m in _CN_WORDS.finditer(folded):
+    for m in _CN_WORDS.finditer(folded) if _CN_NUMERAL_CHAR.search(folded) else ():
         body, scale, fraction, denominator = m.groups()
         if body == "十" and folded[m.end() : m.end() + 1] in ("分", "足") and not fraction:
             continue  # 十分 (very), 十足
@@ -173,7 +185,7 @@ def _words_numbers(folded: str) -> list[Quantity]:
             continue
         value = chinese_number(body) * _CN_SCALE.get(scale or "", 1.0)
         out.append(Quantity(value, value, ""))
-    for m in _EN_WORDS.finditer(folded):
+    for m in _EN_WORDS.finditer(folded) if _LOWER_LATIN.search(folded) else ():
         parts = re.split(r"[\s-]+", m.group(1).strip())
         if parts == ["one"] and not m.group(2):
             continue  # "one of them": a pronoun more often than a figure
@@ -200,7 +212,7 @@ def located_quantities(folded: str) -> list[tuple[Quantity, int, int]]:
         window = folded[m.start() : min(stop, m.end() + 14)]
         found = all_quantities(window)
         if found:
-            tail = re.match(r"[\d,.\s零〇一二两三四五六七八九十百千万亿]*", window)
+            tail = _NUMBER_TAIL.match(window)
             unit_end = max(m.end(), m.start() + (tail.end() if tail else 0))
             out.append((found[0], m.start(), unit_end))
     return out

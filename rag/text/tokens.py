@@ -9,6 +9,7 @@ from rag.text.clean import fold
 from rag.text.han import HAN
 
 _HAN_RUN = re.compile(f"[{HAN}]+")
+_LATIN_RUN = re.compile("[A-Za-z]+")
 _WORD = re.compile(rf"[{HAN}]|[a-z0-9][a-z0-9.+-]*")
 _SENTENCE = re.compile(r"[^。！？!?；;\n]*(?:[。！？!?；;]+[”’」』\"')）]*|\n|$)")
 
@@ -84,6 +85,5 @@ def sentences(text: str, strip: bool = True) -> list[str]:
 
 def is_chinese(text: str) -> bool:
     """True when Han characters make up a fair share of the letters in the text."""
-    han = sum(len(run) for run in _HAN_RUN.findall(text))
-    latin = len(re.findall(r"[A-Za-z]", text))
-    return han > 0 and han * 4 >= latin
+    han = sum(map(len, _HAN_RUN.findall(text)))
+    return han > 0 and han * 4 >= sum(map(len, _LATIN_RUN.findall(text)))

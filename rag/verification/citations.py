@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rag.schema import Citation, Passage
+from rag.text.clean import fold
 from rag.text.han import HAN
 from rag.text.quantities import found_quantity
 from rag.text.tokens import sentences
-from rag.verification.claims import ClaimFacts, PassageFacts, features, model, quick_fold
+from rag.verification.claims import ClaimFacts, PassageFacts, features, model
 from rag.verification.markers import (
     LIST_NUMBER,
     MARKER,
@@ -101,9 +102,9 @@ def passage_sentences(passage: Passage) -> list[Sentence]:
     out: list[Sentence] = []
     for n, text in paragraphs:
         raw = _sentences(text)
-        folded = _sentences(quick_fold(text))  # one fold per paragraph: folding is the costly part
+        folded = _sentences(fold(text))  # one fold per paragraph, split as the text is
         if len(folded) != len(raw):
-            folded = [quick_fold(s) for s in raw]
+            folded = [fold(s) for s in raw]
         out += [Sentence(s, f, n) for s, f in zip(raw, folded, strict=True)]
     return out
 
@@ -223,9 +224,6 @@ def best_quote(claim: Claim | None, evidence: Evidence) -> Sentence | None:
     fitted = model()
     scores = [fitted.probability(features(claim.facts, facts)) for facts in evidence.each()]
     return evidence.sentences[scores.index(max(scores))]  # the first of equals
-
-
-# -- markers and sentences -------------------------------------------------------------------------
 
 
 # -- the whole answer ------------------------------------------------------------------------------

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from rag.text.clean import fold
 from rag.text.han import HAN, HAN_CHAR
 from rag.text.quantities import (
     UNIT_WORD,
@@ -39,6 +39,7 @@ from rag.weights import shipped_weights
 
 SECTION = "verifier"  # of rag/model.json
 CLAIM_CACHE = 1024  # answer sentences whose facts are kept
+WORD_CACHE = 4096  # Latin terms whose word-start pattern is kept
 MAX_TRANSLATIONS = 16  # dictionary translations tried per English word, shortest first
 FAMILIES: dict[str, tuple[str, ...]] = {
     "numbers": (
@@ -70,34 +71,6 @@ _ENGLISH_FILLER = STOPWORDS | frozenset(
     help hope details detail information info question questions answer answers thing things way
     ways lot lots kind sort get got go going want wants think yes okay""".split()
 )
-
-# -- folding, quickly ---------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _t2s_starts() -> frozenset[str] | None:
-    """Every character a traditional→simplified conversion entry starts with (None: unknown)."""
-    from rag.text.clean import _converter
-
-    try:
-        converter: Any = _converter()
-        converter.convert("")  # loads its tables
-        return frozenset(k[0] for chain in converter._dict_chain_data for _, _, table in chain for k in table)
-    except (AttributeError, TypeError, ValueError, IndexError):
-        return None
-
-
-def quick_fold(text: str) -> str:
-    """`rag.text.clean.fold`, without the script conversion when no character of the text could change
-    (answers and most passages are in simplified script or English): the same result, faster."""
-    from rag.text.clean import strip_pinyin, to_simplified
-
-    starts = _t2s_starts()
-    normal = unicodedata.normalize("NFKC", strip_pinyin(text))
-    if starts is not None and starts.isdisjoint(normal):
-        return normal.lower()
-    return to_simplified(normal).lower()
-
 
 _QUOTED = re.compile(rf"[（(]([^()（）]*[{HAN}][^()（）]*)[)）]")
 _GLOSSED = re.compile(rf"([A-Za-z][\w.-]*)\s*[（(]([{HAN}][^()（）]{{0,12}})[)）]")
@@ -154,12 +127,19 @@ def _stem(word: str) -> str:
     return word if len(word) <= 4 else word[: max(4, len(word) - 3)]
 
 
+@lru_cache(maxsize=WORD_CACHE)
+def _word_start(term: str) -> re.Pattern[str]:
+    """A Latin term's stem at a word start, compiled once (it is looked for in every passage sentence)."""
+    return re.compile(rf"(?<![a-z0-9]){re.escape(_stem(term))}")
+
+
 _URL = re.compile(r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.|(?<![\w/])//(?=\w))[^\s)\]>\"'“”]*", re.IGNORECASE)
+_URL_HINT = re.compile(r"//|www\.", re.IGNORECASE)  # in every match of _URL; quicker to look for
 
 
 def without_urls(text: str) -> str:
     """The text with its URLs blanked: an address is never evidence, nor a claim."""
-    return _URL.sub(" ", text)
+    return _URL.sub(" ", text) if _URL_HINT.search(text) else text
 
 
 # -- a passage -------------------------------------------------------------------------------------
@@ -192,7 +172,7 @@ class PassageFacts:
         text = self.folded if text is None else text
         if HAN_CHAR.search(term):
             return term in text
-        return re.search(rf"(?<![a-z0-9]){re.escape(_stem(term))}", text) is not None
+        return _word_start(term).search(text) is not None
 
     def has_translation(self, word: str, text: str | None = None) -> bool:
         text = self.folded if text is None else text
@@ -214,6 +194,7 @@ class ClaimFacts:
     names: list[str]
     quoted: list[str]  # Han text an English sentence quotes in brackets
     pairs: list[str]
+    chinese: bool  # is_chinese(text), asked for against every passage
 
     @classmethod
     def of(cls, text: str) -> ClaimFacts:
@@ -224,7 +205,7 @@ class ClaimFacts:
     @classmethod
     def read(cls, text: str) -> ClaimFacts:
         text = without_urls(text)
-        folded = quick_fold(text)
+        folded = fold(text)
         figures: list[tuple[Quantity, str]] = []
         for quantity, _, unit_end in located_quantities(folded):
             if any(found_quantity(quantity, [q]) and q.value == quantity.value for q, _ in figures):
@@ -254,11 +235,13 @@ class ClaimFacts:
             lowered = word.lower()
             if lowered not in _ENGLISH_FILLER and lowered not in _IGNORED and lowered not in names:
                 names.append(lowered)
-        quoted = [quick_fold(q) for q in _QUOTED.findall(text)] if not is_chinese(text) else []
+        chinese = is_chinese(text)
+        quoted = [fold(q) for q in _QUOTED.findall(text)] if not chinese else []
         # a name followed by the passage's own word for it ("Miyakawa (宫川)") is checked by that word
-        glossed = {quick_fold(m.group(1)): quick_fold(m.group(2)) for m in _GLOSSED.finditer(text)}
+        glossed = {fold(m.group(1)): fold(m.group(2)) for m in _GLOSSED.finditer(text)}
         names = [n for n in names if n not in glossed] + [g for n, g in glossed.items() if n in names]
-        return cls(text, folded, figures, han, latin, names, quoted, list(dict.fromkeys(bigrams(folded))))
+        pairs = list(dict.fromkeys(bigrams(folded)))
+        return cls(text, folded, figures, han, latin, names, quoted, pairs, chinese)
 
 
 @lru_cache(maxsize=CLAIM_CACHE)
@@ -289,8 +272,8 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
     found_units = len(han_found) + len(latin_found) + len(cross_found)
     checkable = len(han_check) + len(claim.latin_terms)
     share = found_units / checkable if checkable else 0.0
-    local = 0.0
-    for sentence in passage.sentences:
+    local = 0.0  # the best share of the terms found in one sentence (none found: none in any sentence)
+    for sentence in passage.sentences if han_found or latin_found or cross_found else ():
         hits = sum(t in sentence for t in han_found) + sum(passage.has(t, sentence) for t in latin_found)
         hits += sum(passage.has_translation(t, sentence) for t in cross_found)
         local = max(local, hits / checkable if checkable else 0.0)
@@ -323,7 +306,7 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
         "name_missing_any": float(bool(names_missing)),
         "cross_share": len(cross_found) / len(cross) if cross and passage.han else 0.0,
         "quoted_share": quoted,
-        "cross_script": float(passage.han and not is_chinese(claim.text)),
+        "cross_script": float(passage.han and not claim.chinese),
         "content_units": math.log1p(units),
         "no_content": float(units == 0),
         # the words are there and so is every figure and name: the claim as a whole is grounded
