@@ -10,7 +10,8 @@ stale, and it is marked current again in the same transaction that applies the w
 process killed in between leaves it stale, and a stale copy is never read: the store then opens
 Chroma and copies it again (when no other process is writing). The copy also records which Chroma
 files and which embedding model it was made from, so a store moved away, replaced or re-embedded
-is never answered from an old copy.
+is never answered from an old copy. A copy of a collection on a Chroma server records instead the
+generation stamp our writers leave on it, and is read while the server shows it (server_stamp.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +42,13 @@ def _identity(folder: Path) -> str:
 
 
 class Snapshot:
-    """The SQLite copy of one collection (see the module docstring)."""
+    """The SQLite copy of one collection (see the module docstring), read only while `source()` (which
+    store, or which state of a server's collection; "" if unknown) says what it said when made."""
 
-    def __init__(self, path: Path, chroma_folder: Path, model_id: str) -> None:
+    def __init__(self, path: Path, model_id: str, source: Callable[[], str]) -> None:
         self.path = path
-        self.chroma_folder = chroma_folder
         self.model_id = model_id
+        self.source = source
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._matrix: tuple[str, list[str], np.ndarray] | None = None  # generation, ids, unit rows
@@ -54,6 +57,7 @@ class Snapshot:
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)  # a server store makes no folder itself
             db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             db.execute(
@@ -77,14 +81,10 @@ class Snapshot:
             meta = self._meta()
         except sqlite3.Error:
             return False
-        identity = _identity(self.chroma_folder)
-        return (
-            meta.get("format") == FORMAT
-            and meta.get("stale") == "0"
-            and meta.get("model") == self.model_id
-            and bool(identity)
-            and meta.get("chroma") == identity
-        )
+        if meta.get("format") != FORMAT or meta.get("stale") != "0" or meta.get("model") != self.model_id:
+            return False
+        source = self.source()  # last: for a server it is a request
+        return bool(source) and meta.get("chroma") == source
 
     def mark_stale(self) -> None:
         """Before Chroma is written: the copy is not read until the write is applied to it too."""
@@ -93,27 +93,27 @@ class Snapshot:
             db.execute("INSERT OR REPLACE INTO meta VALUES ('stale', '1')")
             db.commit()
 
-    def _mark_current(self, db: sqlite3.Connection) -> None:
+    def _mark_current(self, db: sqlite3.Connection, source: str | None = None) -> None:
         generation = int(dict(db.execute("SELECT key, value FROM meta").fetchall()).get("generation", 0))
         rows = {
             "format": FORMAT,
             "stale": "0",
             "model": self.model_id,
-            "chroma": _identity(self.chroma_folder),
+            "chroma": self.source() if source is None else source,
             "generation": str(generation + 1),
         }
         db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows.items())
 
     # -- writes -------------------------------------------------------------------------------------
 
-    def replace_all(self, records: Iterable[Record]) -> None:
-        """Make the copy anew from every record of the collection."""
+    def replace_all(self, records: Iterable[Record], source: str | None = None) -> None:
+        """Make the copy anew from every record, as of `source` (asked before reading them) or now."""
         with self._lock:
             db = self._connect()
             with db:
                 db.execute("DELETE FROM chunks")
                 db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?)", map(_row, records))
-                self._mark_current(db)
+                self._mark_current(db, source)
 
     def upsert(self, records: Sequence[Record], was_current: bool) -> None:
         """Apply an upsert made to Chroma; the copy is current again only if it was before."""
@@ -194,12 +194,6 @@ class Snapshot:
         top = top[np.argsort(-similarity[top], kind="stable")]
         return [(ids[i], float(similarity[i])) for i in top]
 
-    def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
 
 def _with_title(meta: str, title: str) -> str:
     return json.dumps({**json.loads(meta), "title": title}, ensure_ascii=False)
@@ -212,11 +206,11 @@ def _row(record: Record) -> tuple[str, str, str, str, bytes]:
     return chunk_id, str(kept.get("doc_key", "")), text, json.dumps(kept, ensure_ascii=False), blob
 
 
-def snapshot_path(home: Path, name: str) -> Path:
-    """Where the copy of collection `name` is kept (beside the store, in the data folder)."""
-    return home / f"{name}.snapshot.sqlite"
-
-
-def enabled() -> bool:
-    """The copy is used unless RAG_NO_SNAPSHOT is set (every read then goes to Chroma)."""
-    return not os.environ.get("RAG_NO_SNAPSHOT")
+def snapshot_of(home: Path, name: str, model_id: str, server: Callable[[], str] | None) -> Snapshot | None:
+    """The copy of collection `name` of the embedded store in `home`, or of a server's whose state
+    `server()` says (a file of its own); None with RAG_NO_SNAPSHOT (every read then goes to Chroma)."""
+    if os.environ.get("RAG_NO_SNAPSHOT"):
+        return None
+    if server is not None:
+        return Snapshot(home / f"{name}.server.snapshot.sqlite", model_id, server)
+    return Snapshot(home / f"{name}.snapshot.sqlite", model_id, partial(_identity, home / "chroma"))

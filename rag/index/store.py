@@ -15,8 +15,9 @@ import numpy as np
 
 from rag.errors import StoreError
 from rag.index.chroma_client import forget_embedded, get_all, open_client, records_of
-from rag.index.snapshot import Snapshot, enabled, snapshot_path
-from rag.index.store_faults import unwritable, write_failure
+from rag.index.server_stamp import ServerCheck, stamped
+from rag.index.snapshot import Snapshot, snapshot_of
+from rag.index.store_faults import store_failure, unwritable, write_failure
 from rag.index.store_lock import NoLock, RunLock, WriteLock
 from rag.schema import Chunk
 
@@ -55,10 +56,10 @@ class ChromaStore:
         self.folder = home / "chroma"  # where an embedded store keeps its files
         self._label = collection
         self._opened: Any = None  # the Chroma collection, once opened
-        # an embedded store's reads come from its read copy while it is current (rag.index.snapshot)
-        path = snapshot_path(home, self.name)
-        self.snapshot = None if url or not enabled() else Snapshot(path, self.folder, model_id)
-        self._reading_copy = self.snapshot is not None and self.snapshot.current()
+        self._client: Any = None  # and its client
+        self._server = ServerCheck(url, self.name) if url else None  # its stamp (rag.index.server_stamp)
+        self.snapshot = snapshot_of(home, self.name, model_id, self._server.source if self._server else None)
+        self._reading_copy = self.snapshot is not None and self.snapshot.current()  # reads come from it
         if not self._reading_copy:
             self._open()
             self._refresh_copy(locked=False)
@@ -72,7 +73,7 @@ class ChromaStore:
 
     def _open(self) -> None:
         collection, model_id = self._label, self.model_id
-        client = _client(self.home, self.url)
+        client = self._client = _client(self.home, self.url)
         try:
             self._opened = client.get_or_create_collection(
                 self.name,
@@ -96,26 +97,34 @@ class ChromaStore:
             )
 
     def _copy(self) -> Snapshot | None:
-        """The read copy, when reads are to come from it."""
+        """The read copy, when this read is to come from it. A server's (not kept in step by writers
+        elsewhere) is checked before each read: one GET, ~1 ms, less than the read it saves."""
+        if self._reading_copy and self._server and self.snapshot and not self.snapshot.current():
+            self._reading_copy = False
         return self.snapshot if self._reading_copy else None
 
     def _refresh_copy(self, locked: bool) -> None:
-        """Copy the collection into the read copy when that is not current: under the write lock
-        (taken here unless `locked`), and only when no other process is writing (best effort)."""
+        """Copy the collection into the read copy when that is not current (best effort): an
+        embedded store's under the write lock (taken here unless `locked`) when no other process
+        writes; a server's when our last write finished (a write meanwhile moves the stamp away)."""
         if self.snapshot is None or self.snapshot.current():
             return
         try:
+            if self._server is not None:
+                if source := self._server.source():  # asked first, before reading the records
+                    self.snapshot.replace_all(records_of(self._collection), source)
+                return
             with contextlib.nullcontext() if locked else WriteLock(self._lock_path):
                 self.snapshot.replace_all(records_of(self._collection))
         except Exception as exc:  # busy, unwritable, or Chroma cannot give its vectors: reads stay on Chroma
             log.debug("The read copy of %s is not refreshed: %s", self.name, exc)
 
     def _before_write(self) -> bool:
-        """Open Chroma and mark the read copy stale before a write; whether the copy was current
-        (then the write is applied to it too, which makes it current again)."""
+        """Open Chroma and mark an embedded store's read copy stale before a write; whether it was
+        current (then the write is applied to it too). A server's is outdated by the write's stamp."""
         self._collection  # noqa: B018 (opens Chroma)
         self._reading_copy = False  # this process reads what it wrote from Chroma from now on
-        if self.snapshot is None:
+        if self.snapshot is None or self._server is not None:
             return False
         try:
             was_current = self.snapshot.current()
@@ -125,7 +134,7 @@ class ChromaStore:
         return was_current
 
     def _after_write(self, apply: Callable[[Snapshot], None]) -> None:
-        if self.snapshot is not None:
+        if self.snapshot is not None and self._server is None:
             try:
                 apply(self.snapshot)
             except sqlite3.Error as exc:  # the copy stays stale: it is made again later
@@ -163,14 +172,14 @@ class ChromaStore:
         except StoreError:
             raise
         except Exception as exc:
-            raise self._failure(action, exc, write) from exc
+            raise store_failure(self.url, self.folder, action, exc, write) from exc
 
     def _write(self, action: str, call: Callable[[Any], object]) -> None:
         """`call` on the collection, as a write; when it fails on a folder that is writable, once
         more on new connections (Chroma keeps the ones it opened while the folder was read-only, and
         they fail every write, as "readonly database" or as a failed compaction)."""
-        try:
-            with self._guard(action, write=True):
+        try:  # a write to a server collection moves its stamp (rag.index.server_stamp)
+            with self._guard(action, write=True), self._stamped():
                 call(self._collection)
         except StoreError as error:
             if self.url or unwritable(self.folder) is not None:
@@ -181,24 +190,9 @@ class ChromaStore:
             with self._guard(action, write=True):
                 call(self._collection)
 
-    def _failure(self, action: str, exc: Exception, write: bool) -> StoreError:
-        if self.url:
-            import httpx
-
-            if isinstance(exc, (httpx.TransportError, OSError)):
-                reason = str(exc) or type(exc).__name__
-                return StoreError(
-                    f"The Chroma server at {self.url} cannot be reached to {action} ({reason})."
-                    " Start it again (`chroma run --path DIR --port PORT`) and retry: this session "
-                    "reconnects by itself."
-                )
-            return StoreError(f"The Chroma server at {self.url} failed to {action}: {exc}")
-        if write:
-            return write_failure(self.folder, exc)
-        return StoreError(
-            f"The knowledge base in {self.folder} could not {action} ({exc}). If it was damaged, "
-            "move the folder away and ingest the documents again."
-        )
+    def _stamped(self) -> contextlib.AbstractContextManager[None]:
+        """The collection is opened first, which makes the client that `stamped` needs."""
+        return stamped(self._collection, self._client) if self.url else contextlib.nullcontext()
 
     def count(self) -> int:
         """Number of chunks."""

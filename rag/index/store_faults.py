@@ -1,4 +1,5 @@
-"""Why writing the knowledge base failed, in words a user can act on: not writable, or out of space."""
+"""Why the knowledge base failed, in words a user can act on: not writable, out of space, damaged,
+or a Chroma server that cannot be reached."""
 
 from __future__ import annotations
 
@@ -60,4 +61,25 @@ def write_failure(folder: Path, exc: BaseException) -> StoreError:
     return StoreError(
         f"Writing the knowledge base in {folder} failed ({exc}). Check that the disk is not full and "
         "the folder is writable, then ingest again."
+    )
+
+
+def store_failure(url: str | None, folder: Path, action: str, exc: Exception, write: bool) -> StoreError:
+    """Chroma's failure to `action` (the server at `url`, or the store in `folder`), said for people."""
+    if url:
+        import httpx
+
+        if isinstance(exc, (httpx.TransportError, OSError)):
+            reason = str(exc) or type(exc).__name__
+            return StoreError(
+                f"The Chroma server at {url} cannot be reached to {action} ({reason})."
+                " Start it again (`chroma run --path DIR --port PORT`) and retry: this session "
+                "reconnects by itself."
+            )
+        return StoreError(f"The Chroma server at {url} failed to {action}: {exc}")
+    if write:
+        return write_failure(folder, exc)
+    return StoreError(
+        f"The knowledge base in {folder} could not {action} ({exc}). If it was damaged, "
+        "move the folder away and ingest the documents again."
     )
