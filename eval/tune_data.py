@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,80 @@ class Table:
     def labels(self) -> np.ndarray:
         """A candidate holds (one of) the answer(s): a fact of its question, from a gold source."""
         return (self.facts > 0) & self.gold
+
+    @cached_property
+    def parts(self) -> np.ndarray:
+        """Each candidate's question part, numbered across the table."""
+        key = self.question.astype(np.int64) * (int(self.part.max(initial=0)) + 1) + self.part
+        return np.unique(key, return_inverse=True)[1].reshape(-1)
+
+    @cached_property
+    def part_counts(self) -> np.ndarray:
+        """How many parts each question has (at least 1)."""
+        firsts = np.unique(self.parts, return_index=True)[1]
+        return np.maximum(np.bincount(self.question[firsts], minlength=len(self.meta)), 1)
+
+    def question_weights(self, kind: str) -> np.ndarray:
+        """Each question's weight: alike (`question`), or what it weighs in the objective
+        (`objective`: answerable and unanswerable questions weigh alike in total, whatever the mix)."""
+        weights = np.ones(len(self.meta))
+        if kind == "objective":
+            answerable = np.array([info["answerable"] for info in self.meta], bool)
+            weights[answerable] /= max(int(answerable.sum()), 1)
+            weights[~answerable] /= max(int((~answerable).sum()), 1)
+        return weights
+
+    def weights(self, kind: str) -> np.ndarray:
+        """Sample weights of the candidates (mean 1). `none`: alike; `classes`: the candidates holding
+        an answer weigh as much in total as the others; `question`: every question alike however many
+        candidates it has, its parts sharing its weight and, in a part with both, its candidates that
+        hold an answer weighing as much as the others; `objective`: as `question`, with each question
+        weighing what it weighs in the objective."""
+        labels = self.labels
+        if kind == "none":
+            weights = np.ones(len(labels))
+        elif kind == "classes":
+            weights = np.where(labels, 1 / max(int(labels.sum()), 1), 1 / max(int((~labels).sum()), 1))
+        elif kind in ("question", "objective"):
+            parts = self.parts
+            held = np.bincount(parts, weights=labels)[parts]
+            others = np.bincount(parts)[parts] - held
+            share = np.where((held > 0) & (others > 0), 0.5, 1.0)
+            within = share / np.where(labels, held, others)
+            weights = within * (self.question_weights(kind) / self.part_counts)[self.question]
+        else:
+            raise ValueError(f"unknown weighting {kind!r}")
+        return weights * len(weights) / weights.sum()
+
+    def pairs(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every (candidate holding an answer, candidate not) pair of the same part among `rows`."""
+        parts, labels = self.parts[rows], self.labels[rows]
+        better, worse = [], []
+        for part in np.unique(parts[labels]):
+            held, others = rows[(parts == part) & labels], rows[(parts == part) & ~labels]
+            better.append(np.repeat(held, len(others)))
+            worse.append(np.tile(others, len(held)))
+        return np.concatenate(better or [np.zeros(0, int)]), np.concatenate(worse or [np.zeros(0, int)])
+
+    def margins(self, score: np.ndarray) -> np.ndarray:
+        """Each candidate's score minus the best other of its part (0 for a part's only one)."""
+        parts = self.parts
+        order = np.lexsort((-score, parts))
+        starts = np.flatnonzero(np.r_[True, parts[order][1:] != parts[order][:-1]])
+        counts = np.diff(np.r_[starts, len(order)])
+        best = score[order[starts]]
+        second = np.where(counts > 1, score[order[np.minimum(starts + 1, len(order) - 1)]], best)
+        top = np.zeros(len(order), bool)
+        top[starts] = True
+        of = np.repeat(np.arange(len(starts)), counts)
+        out = np.empty(len(score))
+        out[order] = score[order] - np.where(top, second[of], best[of])
+        return out
+
+    def tops(self, score: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The best candidate by `score` of each part among `rows`."""
+        order = rows[np.lexsort((-score[rows], self.parts[rows]))]
+        return order[np.r_[True, self.parts[order][1:] != self.parts[order][:-1]]]
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,6 +238,19 @@ class PassageTable:
             groups=np.array(json.dumps(self.groups)),
         )
 
+    def ranks(self, score: np.ndarray) -> dict[str, float]:
+        """hit@1, hit@5 and MRR@10 of the candidate chunks ordered by score."""
+        hits1 = hits5 = rr = 0.0
+        for q in range(len(self.groups)):
+            idx = np.flatnonzero(self.question == q)
+            order = self.relevant[idx[np.argsort(-score[idx], kind="stable")]][:10]
+            first = int(np.argmax(order)) if order.any() else None
+            hits1 += first == 0
+            hits5 += first is not None and first < 5
+            rr += 1.0 / (first + 1) if first is not None else 0.0
+        n = max(len(self.groups), 1)
+        return {"hit@1": hits1 / n, "hit@5": hits5 / n, "mrr": rr / n}
+
     @classmethod
     def load(cls, path: Path) -> PassageTable:
         data = np.load(path)
@@ -185,6 +273,37 @@ def build_passages(assistant: Assistant, items: list[EvalItem], prefix: str) -> 
         np.asarray(relevant, bool),
         np.asarray(question, np.int32),
         groups,
+    )
+
+
+def load(names: list[str]) -> Table:
+    """The named tables as one (question indices made distinct)."""
+    tables = [Table.load(TABLES / f"{n}.npz") for n in names if (TABLES / f"{n}.npz").exists()]
+    return Table(
+        np.concatenate([t.rows for t in tables]),
+        np.concatenate([t.facts for t in tables]),
+        np.concatenate([t.gold for t in tables]),
+        _questions([t.question for t in tables], [len(t.meta) for t in tables]),
+        np.concatenate([t.part for t in tables]),
+        [m for t in tables for m in t.meta],
+    )
+
+
+def _questions(indices: list[np.ndarray], counts: list[int]) -> np.ndarray:
+    """Question indices of several tables made distinct: each table's shifted past the ones before."""
+    starts = np.cumsum([0, *counts[:-1]])
+    return np.concatenate([index + start for index, start in zip(indices, starts)])
+
+
+def load_passages(names: list[str]) -> PassageTable:
+    # a set of unanswerable questions only (offtopic) has no relevant passages to rank
+    paths = [TABLES / f"{n}.passages.npz" for n in names]
+    tables = [PassageTable.load(path) for path in paths if path.exists()]
+    return PassageTable(
+        np.concatenate([t.rows for t in tables]),
+        np.concatenate([t.relevant for t in tables]),
+        _questions([t.question for t in tables], [len(t.groups) for t in tables]),
+        [g for t in tables for g in t.groups],
     )
 
 

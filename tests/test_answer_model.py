@@ -105,7 +105,8 @@ def test_the_shipped_answer_model_is_what_eval_tune_fits() -> None:
     shipped = json.loads(tune.OUT.read_text(encoding="utf-8"))["answer"]
     fitting = [n for n, (_, _, f) in tune.SETS.items() if f]
     families = {name: FAMILIES[name] for name in shipped["families"]}
-    fitted = tune.fit(fitting, [], families, quiet=True, grid=(shipped["C"],))["model"]
+    weighting = shipped.get("weighting", "none")
+    fitted = tune.fit(fitting, [], families, quiet=True, grid=(shipped["C"],), weighting=weighting)["model"]
     assert fitted.linear.features == tuple(shipped["features"])
     assert fitted.threshold == pytest.approx(shipped["threshold"])
     assert fitted.rerank_weight == pytest.approx(shipped["rerank_weight"])
@@ -113,6 +114,27 @@ def test_the_shipped_answer_model_is_what_eval_tune_fits() -> None:
     assert np.allclose(fitted.linear.weights, shipped["weights"], atol=1e-4)
     assert np.allclose(fitted.linear.mean, shipped["mean"], atol=1e-4)
     assert shipped_model().threshold == pytest.approx(shipped["threshold"])
+
+
+def test_each_question_weighs_in_the_fit_what_it_weighs_in_the_objective() -> None:
+    tune = _tune()
+    # two answerable questions (the second in two parts) and an unanswerable one
+    question = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2])
+    part = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0])
+    facts = np.array([1, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0])
+    meta = [{"answerable": True}, {"answerable": True}, {"answerable": False}]
+    table = tune.Table(np.zeros((11, 1)), facts, np.ones(11, bool), question, part, meta)
+    by_question = {kind: np.bincount(question, weights=table.weights(kind)) for kind in tune.WEIGHTINGS}
+    assert np.allclose(by_question["question"], by_question["question"][0])
+    assert np.allclose(by_question["objective"], by_question["objective"][0] * np.array([1, 1, 2]))
+    weights = table.weights("objective")
+    assert weights.mean() == pytest.approx(1.0)
+    assert weights[0] == pytest.approx(weights[1:4].sum())  # the answer weighs as much as the rest
+    assert weights[4:6].sum() == pytest.approx(weights[6:9].sum())  # the parts share their question
+    assert np.allclose(table.weights("none"), 1.0)
+    assert table.weights("classes")[table.labels].sum() == pytest.approx(
+        table.weights("classes")[~table.labels].sum()
+    )
 
 
 def test_the_shipped_passage_ranker_is_what_eval_tune_fits() -> None:
