@@ -117,12 +117,15 @@ class ExtractiveAnswerer:
 
         `search` finds passages for one part of a question that asks two things: the passages that
         best fit the whole question often hold only one of the answers. A part then reads its own
-        passages after those of the whole question."""
-        queries = self.queries.parts(question)
+        passages after those of the whole question.
+
+        Each part is analysed just before its passages are read (not all parts first): the later
+        parts' vectors are then embedded in the background while the earlier ones are scored."""
+        parts = self.queries.split(question)
         out = []
-        for query in queries:
+        for query in map(self.queries.analyse, parts):
             read = list(passages[: self.passages_read])
-            if search is not None and len(queries) > 1:
+            if search is not None and len(parts) > 1:
                 held = {p.id for p in read}
                 read += [p for p in search(query.text)[: self.passages_read] if p.id not in held]
             sents, vectors = self._sentences(read)

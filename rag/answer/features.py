@@ -31,6 +31,7 @@ import numpy as np
 from rag.question.expectation import BYLINE, Expectation
 from rag.question.query import Query
 from rag.question.terms import Name
+from rag.retrieve.ranker import chinese_text
 from rag.text.clean import fold
 from rag.text.sentences import Sentence
 from rag.text.tokens import is_chinese
@@ -180,7 +181,7 @@ def base_features(query: Query, cands: Sequence[Candidate], speaks_of: SpeaksOf 
             "broken": broken,
             "instruction": float(any(_instruction(x.folded) for x in c.sentences)),
             "link": link,
-            "cross_language": float(query.chinese != is_chinese(s.text)),
+            "cross_language": float(query.chinese != chinese_text(s.text)),
         }
         row[:] = [value[name] for name in BASE_FEATURES]
     return rows

@@ -4,7 +4,9 @@ the same object."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -39,19 +41,30 @@ class Query:
         key = ("content" if content else "terms", text)
         found: float | None = self.memo.get(key)
         if found is None:
+            held = self._held(text)
             terms = self._prepared(content)
-            total = sum(w for _, w in terms)
-            held = sum(w for alternatives, w in terms if any(a in text for a in alternatives))
-            found = held / total if total else 0.0
+            total = sum(w for _, w, _ in terms)
+            found = sum(w for _, w, i in terms if held[i]) / total if total else 0.0
             self.memo[key] = found
         return found
 
-    def _prepared(self, content: bool) -> list[tuple[tuple[str, ...], float]]:
+    def _held(self, text: str) -> tuple[bool, ...]:
+        """Whether the folded text holds each term (or one of its translations), in `terms` order:
+        looked for once per text, for the coverage of all terms and of the content terms alike."""
+        key = ("held", text)
+        held: tuple[bool, ...] | None = self.memo.get(key)
+        if held is None:
+            held = tuple(any(a in text for a in alternatives) for alternatives, _, _ in self._prepared(False))
+            self.memo[key] = held
+        return held
+
+    def _prepared(self, content: bool) -> list[tuple[tuple[str, ...], float, int]]:
+        """The terms (or content terms) as (alternatives, weight, position among all terms)."""
         attribute = "_content_terms" if content else "_terms"
         cached = self.__dict__.get(attribute)
         if cached is None:
-            terms = self.content_terms if content else self.terms
-            cached = [(tuple(t.split("|")), w) for t, w in terms.items()]
+            kept = self.content_terms if content else self.terms
+            cached = [(tuple(t.split("|")), w, i) for i, (t, w) in enumerate(self.terms.items()) if t in kept]
             object.__setattr__(self, attribute, cached)
         return cached
 
@@ -63,7 +76,12 @@ class Query:
 
 
 class QueryAnalyzer:
-    """Makes `Query` objects, keeping recent ones: one answer reads a question several times."""
+    """Makes `Query` objects, keeping recent ones: one answer reads a question several times.
+
+    A question that asks two things needs a vector per part (and per part's last asking sentence),
+    each a 40–80 ms embedding. `split` starts them on a background thread, so that the later parts
+    are embedded while the first part's passages are searched and scored (the model runs outside
+    Python's lock). The vectors are the same whichever thread computes them."""
 
     def __init__(
         self,
@@ -75,15 +93,31 @@ class QueryAnalyzer:
         self.embedder = embedder
         self.translate = translate
         self.analyse = lru_cache(maxsize=256)(self._analyse)
+        self._ahead: ThreadPoolExecutor | None = None  # made on the first question that has parts
+        self._pending: dict[str, Future[np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _embedded(question: str) -> list[str]:
+        """The texts `_analyse` embeds: the question, and its last asking sentence when it has several."""
+        asking = asking_sentences(question)
+        return [question, asking[-1]] if len(asking) > 1 else [question]
+
+    def _vector(self, text: str) -> np.ndarray:
+        """The query vector of a text: the one embedded ahead when there is one, else embedded now."""
+        assert self.embedder is not None
+        with self._lock:
+            ahead = self._pending.pop(text, None)
+        return ahead.result() if ahead is not None else self.embedder.embed_query(text)
 
     def _analyse(self, question: str) -> Query:
         glosses = self.translate(question) if self.translate else []
         vector = last = None
         if self.embedder is not None:
-            vector = self.embedder.embed_query(question)
-            asking = asking_sentences(question)
-            if len(asking) > 1:
-                last = self.embedder.embed_query(asking[-1])
+            texts = self._embedded(question)
+            vector = self._vector(texts[0])
+            if len(texts) > 1:
+                last = self._vector(texts[-1])
         return Query(
             text=question,
             chinese=is_chinese(question),
@@ -96,4 +130,21 @@ class QueryAnalyzer:
 
     def parts(self, question: str) -> list[Query]:
         """The question's parts (one when it asks one thing), analysed."""
-        return [self.analyse(part) for part in split_question(question)]
+        return [self.analyse(part) for part in self.split(question)]
+
+    def split(self, question: str) -> list[str]:
+        """The question's parts (`split_question`); for several, their vectors are started ahead, in
+        the order `analyse` will ask for them, one part after the other."""
+        parts = split_question(question)
+        if len(parts) < 2 or self.embedder is None:
+            return parts
+        embedder = self.embedder
+        with self._lock:
+            # a vector embedded ahead but never asked for (its part was analysed already) is dropped
+            self._pending = {text: job for text, job in self._pending.items() if not job.done()}
+            if self._ahead is None:
+                self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-query-vectors")
+            for text in (t for part in parts for t in self._embedded(part)):
+                if text not in self._pending:
+                    self._pending[text] = self._ahead.submit(embedder.embed_query, text)
+        return parts

@@ -8,6 +8,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +18,7 @@ from rag.errors import InputError
 from rag.index.embed import Embedder
 from rag.index.sentence_index import SentenceIndex
 from rag.index.store import ChromaStore
-from rag.retrieve.ranker import RANKER_FEATURES, ranker_features, shipped_ranker
+from rag.retrieve.ranker import RANKER_FEATURES, chinese_text, ranker_features, shipped_ranker
 from rag.schema import Chunk, Passage
 from rag.text.crosslingual import Gloss, Lexicon, chinese_amounts
 from rag.text.tokens import bigrams, is_chinese, tokenize
@@ -27,6 +28,10 @@ MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 CANDIDATES = 30
 # how much deeper the dense search reads to find the best chunks written in the other script
 SCRIPT_DEPTH = 4
+# texts whose translations are kept: one answer asks for a question's (and its words') several times
+GLOSSES_KEPT = 1024
+# words whose documents are kept: every candidate of every part asks whether its document names them
+WORDS_KEPT = 4096
 
 
 class KeywordIndex:
@@ -44,6 +49,8 @@ class KeywordIndex:
         self._vocab: dict[str, int] = dict(bm25.vocab_dict) if self.ids else {}
         # chunks holding each token: the entries of its column in bm25s's CSC score matrix
         self._df = np.diff(np.asarray(bm25.scores["indptr"])) if self.ids else np.zeros(0, np.int64)
+        # retrieval, the question's terms, its names and its kind all translate the same text
+        self._glossed = lru_cache(maxsize=GLOSSES_KEPT)(self._glosses)
 
     @classmethod
     def build(
@@ -130,7 +137,11 @@ class KeywordIndex:
     def glosses(self, question: str) -> list[Gloss]:
         """The content words of a question in another language, each with the Chinese words that
         may translate it, and its amounts with the Chinese forms the index holds their digits in
-        ("60 billion": 600亿) ([] for a Chinese question)."""
+        ("60 billion": 600亿) ([] for a Chinese question). Worked out once per text (a new list
+        each time, of the same glosses)."""
+        return list(self._glossed(question))
+
+    def _glosses(self, question: str) -> list[Gloss]:
         if self.lexicon is None or is_chinese(question):
             return []
         amounts = [
@@ -265,8 +276,10 @@ class HybridRetriever:
         # the documents and their titles' vectors, read once
         self._titles: tuple[list[str], np.ndarray] | None = None
         self._sources_lock = threading.Lock()
+        # the index does not change under a retriever (an ingest makes a new one): kept per word
+        self.documents_with = lru_cache(maxsize=WORDS_KEPT)(self._documents_with)
 
-    def documents_with(self, word: str) -> frozenset[str]:
+    def _documents_with(self, word: str) -> frozenset[str]:
         """The documents whose text holds this folded word (none when no chunk does)."""
         with self._sources_lock:
             if self._sources is None:
@@ -320,7 +333,7 @@ class HybridRetriever:
             depth = k * SCRIPT_DEPTH if mode == "hybrid" else k
             kept = {True: 0, False: 0}
             for chunk, cosine in self.store.query(vector, depth):
-                script = is_chinese(chunk.text)
+                script = chinese_text(chunk.text)
                 if kept[script] < k:
                     kept[script] += 1
                     chunks[chunk.id] = chunk
