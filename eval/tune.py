@@ -365,16 +365,26 @@ def ablate(names: list[str], held: list[str], weighting: str = WEIGHTING) -> Non
         print(row)
 
 
-def main(argv: list[str] | None = None) -> int:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line: the steps to run (all, in order, when none is named) and the options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "steps", nargs="*", default=list(STEPS), choices=STEPS, help="what to do (default: all, in order)"
+        # checked below, not with `choices`: argparse refuses an empty or default list of choices
+        "steps", nargs="*", metavar="STEP", help=f"what to do: {', '.join(STEPS)} (default: all, in order)"
     )
     parser.add_argument("--ablate", action="store_true", help="refit without each feature family")
     parser.add_argument("--compare", action="store_true", help="score other ways of fitting")
     parser.add_argument("--weighting", choices=WEIGHTINGS, default=WEIGHTING, help="sample weighting")
     parser.add_argument("--sets", nargs="+", default=list(SETS), help="sets to extract")
     args = parser.parse_args(argv)
+    if unknown := [s for s in args.steps if s not in STEPS]:
+        parser.error(f"unknown step {unknown[0]!r}: choose from {', '.join(STEPS)}")
+    args.steps = args.steps or list(STEPS)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
     fitted = [n for n, (_, _, fitting) in SETS.items() if fitting]
     held = [n for n, (_, _, fitting) in SETS.items() if not fitting]
     if "passages" in args.steps:

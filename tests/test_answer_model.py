@@ -181,3 +181,11 @@ def test_a_question_off_the_documents_subject_is_declined(bookshop: Assistant) -
 )
 def test_a_near_miss_the_document_does_not_answer_is_declined(bookshop: Assistant) -> None:
     assert bookshop.ask("红沙书屋的年租金是多少？").abstained
+
+
+def test_eval_tune_runs_every_step_unless_told_which() -> None:
+    tune = _tune()
+    assert tune.arguments([]).steps == list(tune.STEPS)
+    assert tune.arguments(["fit"]).steps == ["fit"]
+    with pytest.raises(SystemExit):
+        tune.arguments(["fitt"])
