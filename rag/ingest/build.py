@@ -137,7 +137,7 @@ def _progress(total: int, show: bool) -> object:
 
     return tqdm(
         total=total,
-        unit="chunk",
+        unit="text",
         desc="Indexing",
         disable=not show,
         file=sys.stderr,
@@ -209,18 +209,21 @@ def ingest(
         for key, doc in todo:
             try:
                 chunks = chunk_document(doc, key=key, check=budgets[key].start().check)
-                chunked.append((key, doc, _titled(chunks, doc)))
+                chunks = _titled(chunks, doc)
+                # sentence vectors too (into the embedding cache): answers and reranking read them
+                sentences = [s.text for c in chunks for s in split_passages([as_passage(c)])]
+                chunked.append((key, doc, chunks, sentences))
             except SkippedFile as exc:
                 _skip(report, doc, exc)
             finally:
                 budgets[key].pause()
-        bar = _progress(sum(len(c) for _, _, c in chunked), show_progress)
-        for key, doc, chunks in chunked:
+        # the bar counts every text embedded, chunks and sentences: its rate is texts/s
+        bar = _progress(sum(len(c) + len(s) for _, _, c, s in chunked), show_progress)
+        for key, doc, chunks, sentences in chunked:
             budget = budgets[key].start()
             try:
                 vectors = _embed(embedder, [c.text for c in chunks], budget, bar)
-                # sentence vectors too (into the embedding cache): answers and reranking read them
-                _embed(embedder, [s.text for c in chunks for s in split_passages([as_passage(c)])], budget)
+                _embed(embedder, sentences, budget, bar)
             except SkippedFile as exc:  # out of time: the vectors made so far stay in the cache
                 _skip(report, doc, exc)
                 continue
