@@ -47,7 +47,7 @@ def test_coverage_is_the_plain_weighted_share() -> None:
 
 
 def test_parts_are_embedded_ahead_once_with_the_same_vectors() -> None:
-    question = "How many startups does NVIDIA work with in Japan, and how many worldwide?"
+    question = "How many cold stores does Bluewhale run in Ningbo, and how many in Zhoushan?"
     ahead = CountingEmbedder()
     analyzer = QueryAnalyzer(lambda t: 1.0, ahead)
     parts = analyzer.split(question)
