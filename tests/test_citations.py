@@ -14,8 +14,9 @@ from rag.ingest.chunk import count_tokens
 from rag.schema import Passage
 from rag.text.clean import fold
 from rag.text.quantities import found_quantity, quantities
-from rag.verification.citations import is_instruction, verify
+from rag.verification.citations import verify
 from rag.verification.claims import ClaimFacts
+from rag.verification.instructions import is_instruction
 from rag.verification.markers import parse_markers, split_sentences, strip_markers
 
 FACTORY = Passage(

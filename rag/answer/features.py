@@ -35,7 +35,7 @@ from rag.retrieve.ranker import chinese_text
 from rag.text.clean import fold
 from rag.text.sentences import Sentence
 from rag.text.tokens import is_chinese
-from rag.verification.citations import is_instruction
+from rag.verification.instructions import is_instruction
 
 _BASE_FAMILIES: dict[str, tuple[str, ...]] = {
     "dense": ("sim", "sim_last", "sim_gap", "sim_rank", "sim_passage"),

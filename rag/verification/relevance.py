@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from rag.text.clean import fold
 from rag.text.han import HAN_CHAR
 from rag.text.tokens import bigrams
-from rag.verification.citations import REPLY_WORD, Claim, Evidence, best_quote
+from rag.verification.citations import Claim, Evidence, best_quote
 from rag.verification.claims import ClaimFacts, translations
+from rag.verification.instructions import REPLY_WORD
 from rag.verification.markers import strip_markers
 
 COPY_WINDOW = 16  # characters of a run of the prompt's rules that count as a copy
