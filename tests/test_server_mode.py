@@ -171,3 +171,27 @@ def test_a_silent_server_times_out_instead_of_hanging(
         with pytest.raises(StoreError, match="timed out"):
             Assistant(Settings(home=tmp_path / "home", chroma_url=url), show_progress=False)
         assert time.monotonic() - start < 3
+
+
+def test_a_port_that_is_not_a_number_is_named_in_the_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="port that is not a number"):
+        Assistant(Settings(home=tmp_path / "home", chroma_url="http://127.0.0.1:80a0"), show_progress=False)
+
+
+def test_a_url_without_a_port_is_checked_where_the_client_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No port means chromadb's 8000 (443 for https): the bounded heartbeat checks that port, not 80."""
+    import urllib.request
+
+    asked: list[str] = []
+
+    def refuse(url: str, timeout: float) -> object:
+        asked.append(url)
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    for url in ("http://127.0.0.1", "https://chroma.example"):
+        with pytest.raises(StoreError, match="cannot be reached"):
+            Assistant(Settings(home=tmp_path / "home", chroma_url=url), show_progress=False)
+    assert asked == ["http://127.0.0.1:8000/api/v2/heartbeat", "https://chroma.example:443/api/v2/heartbeat"]

@@ -19,7 +19,6 @@ def _server_client(url: str, settings: Any, connect_timeout: float, request_time
     chromadb's own HTTP session has no timeout (a server that accepts but never answers would hang
     the caller), so the heartbeat goes through urllib with a timeout, and the session gets one too.
     """
-    import urllib.error
     import urllib.request
     from urllib.parse import urlparse
 
@@ -28,11 +27,15 @@ def _server_client(url: str, settings: Any, connect_timeout: float, request_time
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise StoreError(f"RAG_CHROMA_URL {url!r} is not a URL like http://127.0.0.1:8000")
-    base = f"{parsed.scheme}://{parsed.netloc}"
+    try:  # no port: chromadb's own default, which the heartbeat must check too (not http's 80)
+        port = parsed.port or (443 if parsed.scheme == "https" else 8000)
+    except ValueError:
+        raise StoreError(f"RAG_CHROMA_URL {url!r} has a port that is not a number from 0 to 65535") from None
+    base = f"{parsed.scheme}://{f'[{parsed.hostname}]' if ':' in parsed.hostname else parsed.hostname}:{port}"
     try:
         with urllib.request.urlopen(f"{base}/api/v2/heartbeat", timeout=connect_timeout) as reply:
             reply.read()
-    except (OSError, urllib.error.URLError) as exc:
+    except OSError as exc:  # URLError is one
         reason = getattr(exc, "reason", None) or exc
         raise StoreError(
             f"The Chroma server at {url} cannot be reached ({reason}). Start it with "
@@ -40,10 +43,7 @@ def _server_client(url: str, settings: Any, connect_timeout: float, request_time
         ) from None
     try:
         client = chromadb.HttpClient(
-            host=parsed.hostname,
-            port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-            ssl=parsed.scheme == "https",
-            settings=settings,
+            host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=settings
         )
         session = getattr(getattr(client, "_server", None), "_session", None)
         if session is not None:
