@@ -27,7 +27,11 @@ _UNITS: list[tuple[str, float, str]] = [
     ("千瓦|kilowatts?|kw\\b", 1e3, "w"), ("瓦|watts?|w\\b", 1.0, "w"),
     ("%|％|percent|per cent", 1.0, "%"), ("成(?![立功本为员])", 10.0, "%"),
 ]  # fmt: skip
-_MEASURE = "个|座|年|倍|家|名|人|位|次|台|款|种|项|月|日|天|颗|块|张|条|小时|分钟|秒|美元|元|磅|岁|纳米"
+# measure words that make a Chinese numeral before them a figure (五片, 三辆, 两代)
+_MEASURE = (
+    "个|座|年|倍|家|名|人|位|次|台|款|种|项|月|日|天|颗|块|张|条|小时|分钟|秒|美元|元|磅|岁|纳米"
+    "|片|辆|架|篇|件|份|部|只|批|轮|层|代|周|季度|公里|米|吨|所|栋|艘|枚|根|套|组"
+)
 _SCALE_RE = "|".join(p for p, _ in _SCALES)
 _UNIT_RE = "|".join(f"(?:{p})" for p, _, _ in _UNITS)
 _TAIL = rf"\s*(?P<scale>{_SCALE_RE})?\s*(?P<unit>{_UNIT_RE})?"

