@@ -103,6 +103,7 @@ class Assistant:
                 translate=keywords.glosses,
                 documents_with=hybrid.documents_with,
                 english=keywords.english,
+                aliases=hybrid.name_aliases,
             )
 
     def _ingest(self, paths: Iterable[str | Path], prune: bool = False) -> IngestReport:

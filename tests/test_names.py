@@ -31,8 +31,8 @@ def _translate(text: str) -> list[tuple[str, list[str]]]:
         # capitalised words in a row are one name; an acronym stands alone; the first word is none
         ("What is the HBM bandwidth of a Vera Rubin GPU?", [("hbm",), ("vera", "rubin"), ("gpu",)]),
         ("Which robots did Boston Dynamics build?", [("boston", "波士顿", "dynamics", "dynamic")]),
-        # a code is a name; "3D" and the pronoun "I" are not, nor Huang (the speaker)
-        ("Did I see Huang show 3D renders of the H100?", [("h100",)]),
+        # a person and a code are names; "3D" and the pronoun "I" are not
+        ("Did I see Huang show 3D renders of the H100?", [("huang",), ("h100",)]),
         # a name made a modifier is the name ("AI-accelerated"); a name with a hyphen stays whole
         ("Are Amazon-made chips in the China-led bloc on Wi-Fi?", [("amazon",), ("china",), ("wi-fi",)]),
         # months and weekdays are dates

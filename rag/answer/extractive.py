@@ -73,6 +73,7 @@ class ExtractiveAnswerer:
         documents_with: Callable[[str], frozenset[str]] | None = None,
         english: Callable[[str], list[str]] | None = None,
         model: AnswerModel | None = None,
+        aliases: Callable[[str], frozenset[str]] | None = None,
     ) -> None:
         self.embedder = embedder
         self.sentence_index = sentence_index or (SentenceIndex(embedder) if embedder else None)
@@ -80,7 +81,7 @@ class ExtractiveAnswerer:
         self.documents_with = documents_with
         self.english = english
         self.model = model or shipped_model()
-        self.queries = QueryAnalyzer(idf, embedder, translate)
+        self.queries = QueryAnalyzer(idf, embedder, translate, aliases)
 
     # -- candidates and their evidence ---------------------------------------------------------
 

@@ -167,7 +167,7 @@ def base_features(query: Query, cands: Sequence[Candidate], speaks_of: SpeaksOf 
             "naming": naming,
             "focus": focus,
             "names_document": document_names[source],
-            "names_sentence": _share([any(f in folded for f in n.forms) for n in query.names]),
+            "names_sentence": _share([any(_holds(folded, f) for f in n.forms) for n in query.names]),
             "no_names": float(not query.names),
             "fused_rank": 1.0 / (1.0 + s.passage.fused_rank),
             "length": math.log1p(len(folded)),
@@ -234,6 +234,18 @@ def _grams(folded: str) -> tuple[str, ...]:
     """The character pairs of a text's letters and digits: what it shares with the question."""
     kept = "".join(ch for ch in folded if ch.isalnum())
     return tuple(kept[i : i + 2] for i in range(len(kept) - 1))
+
+
+@lru_cache(maxsize=4096)
+def _word(form: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![a-z0-9]){re.escape(form)}(?![a-z0-9])")
+
+
+def _holds(folded: str, form: str) -> bool:
+    """The folded text holds a name's form: a Latin one as a whole word ("son" is not in "reason")."""
+    if form not in folded:
+        return False
+    return not form[:1].isascii() or _word(form).search(folded) is not None
 
 
 def _share(held: Sequence[bool]) -> float:

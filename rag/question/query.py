@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from rag.index.embed import Embedder
+from rag.question.aliases import with_alias_terms, with_aliases
 from rag.question.expectation import Expectation, asking_sentences, expectation, split_question
 from rag.question.terms import Name, question_names, question_terms
+from rag.text.clean import fold
 from rag.text.crosslingual import Gloss
 from rag.text.tokens import is_chinese
 
@@ -88,10 +90,13 @@ class QueryAnalyzer:
         idf: Callable[[str], float],
         embedder: Embedder | None = None,
         translate: Callable[[str], list[Gloss]] | None = None,
+        aliases: Callable[[str], frozenset[str]] | None = None,
     ) -> None:
         self.idf = idf
         self.embedder = embedder
         self.translate = translate
+        # a folded name's forms in the other script, as the documents give them (`rag.question.aliases`)
+        self.aliases = aliases
         self.analyse = lru_cache(maxsize=256)(self._analyse)
         self._ahead: ThreadPoolExecutor | None = None  # made on the first question that has parts
         self._pending: dict[str, Future[np.ndarray]] = {}
@@ -118,11 +123,16 @@ class QueryAnalyzer:
             vector = self._vector(texts[0])
             if len(texts) > 1:
                 last = self._vector(texts[-1])
+        names = question_names(question, self.translate)
+        terms = question_terms(question, self.idf, glosses)
+        if self.aliases is not None:
+            names = [with_aliases(name, fold(question), self.aliases) for name in names]
+            terms = with_alias_terms(terms, names)
         return Query(
             text=question,
             chinese=is_chinese(question),
-            terms=question_terms(question, self.idf, glosses),
-            names=tuple(question_names(question, self.translate)),
+            terms=terms,
+            names=tuple(names),
             wanted=expectation(question, self.translate),
             vector=vector,
             last_vector=last,

@@ -18,6 +18,7 @@ from rag.errors import InputError
 from rag.index.embed import Embedder
 from rag.index.sentence_index import SentenceIndex
 from rag.index.store import ChromaStore
+from rag.question.aliases import aliases
 from rag.retrieve.ranker import RANKER_FEATURES, chinese_text, ranker_features, shipped_ranker
 from rag.schema import Chunk, Passage
 from rag.text.crosslingual import Gloss, Lexicon, chinese_amounts
@@ -32,6 +33,8 @@ SCRIPT_DEPTH = 4
 GLOSSES_KEPT = 1024
 # words whose documents are kept: every candidate of every part asks whether its document names them
 WORDS_KEPT = 4096
+# chunks holding a name that are read for its form in the other script (`rag.question.aliases`)
+ALIAS_CHUNKS = 50
 
 
 class KeywordIndex:
@@ -278,6 +281,13 @@ class HybridRetriever:
         self._sources_lock = threading.Lock()
         # the index does not change under a retriever (an ingest makes a new one): kept per word
         self.documents_with = lru_cache(maxsize=WORDS_KEPT)(self._documents_with)
+        self.name_aliases = lru_cache(maxsize=WORDS_KEPT)(self._name_aliases)
+
+    def _name_aliases(self, form: str) -> frozenset[str]:
+        """A folded name's forms in the other script, as the chunks holding it give them in brackets:
+        黄仁勋 for "huang" where a document writes 黄仁勋（Jensen Huang）."""
+        held = self.keywords.holding(form)[:ALIAS_CHUNKS]
+        return aliases(form, (c.text for c in self.store.get([self.keywords.ids[i] for i in held])))
 
     def _documents_with(self, word: str) -> frozenset[str]:
         """The documents whose text holds this folded word (none when no chunk does)."""

@@ -24,7 +24,7 @@ _ACRONYM = re.compile(r"\(([A-Z][A-Z0-9&]{1,7})\)")
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]|CL:.*|\bsth\b|\bsb\b")
 ENGLISH_STOP = STOPWORDS | frozenset(
     "according article articles document documents say says said tell told mention mentioned name named "
-    "also just only really very any some s huang jensen "
+    "also just only really very any some s "
     "each every many much more most other another such".split()
 )
 MAX_PER_TERM = 4
