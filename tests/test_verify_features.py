@@ -3,6 +3,10 @@ what a sentence claims and what a passage holds, before any fitted weight."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from rag.text.clean import fold
 from rag.text.quantities import all_quantities
 from rag.verification.claims import ClaimFacts, PassageFacts, features
@@ -52,3 +56,25 @@ def test_any_missing_figure_is_flagged() -> None:
 def test_more_measure_words_make_chinese_numerals_figures() -> None:
     assert [q.value for q in all_quantities(fold("一片能顶过去的五片"))] == [5.0]
     assert [q.value for q in all_quantities(fold("三辆车，两代产品"))] == [3.0, 2.0]
+
+
+def test_the_names_table_is_read_from_the_data_folder_after_the_first_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.verification import glossary
+
+    monkeypatch.setenv("RAG_HOME", str(tmp_path))
+    glossary.names.cache_clear()
+    try:
+        table = glossary.names()
+        assert (tmp_path / glossary.CACHE_FILE).exists() and table["英伟达"] == {"nvidia"}
+        read = glossary._read
+        monkeypatch.setattr(glossary, "_read", lambda source: pytest.fail("read the dictionary again"))
+        glossary.names.cache_clear()
+        assert glossary.names() == table  # from the kept copy
+        (tmp_path / glossary.CACHE_FILE).write_bytes(b"not a table")
+        monkeypatch.setattr(glossary, "_read", read)
+        glossary.names.cache_clear()
+        assert glossary.names() == table  # a broken copy is made again
+    finally:
+        glossary.names.cache_clear()
