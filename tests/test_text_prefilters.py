@@ -5,7 +5,6 @@ questions and on figures of every kind."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,8 @@ from rag.text.clean import fold
 from rag.text.han import HAN
 from rag.text.tokens import is_chinese
 from rag.verification.claims import _URL, without_urls
+from tests.support.corpus import document_lines
 
-ROOT = Path(__file__).resolve().parent.parent
 FIGURES = [
     "1,000 兆瓦",
     "9. 与SoftBank合作",
@@ -37,9 +36,7 @@ FIGURES = [
 
 
 def _texts() -> list[str]:
-    paths = sorted((ROOT / "rag" / "corpus").glob("*.txt")) + sorted(ROOT.glob("eval/corpora/*/docs/*"))
-    paths += sorted(ROOT.glob("eval/*.jsonl"))
-    lines = [line for path in paths for line in path.read_text(encoding="utf-8").splitlines()] + FIGURES
+    lines = document_lines(questions=True) + FIGURES
     return lines + [fold(line) for line in lines]
 
 

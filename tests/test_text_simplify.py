@@ -6,14 +6,13 @@ from __future__ import annotations
 import random
 import unicodedata
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from rag.text import simplify
 from rag.text.clean import fold, strip_pinyin, to_simplified
+from tests.support.corpus import document_lines
 
-ROOT = Path(__file__).resolve().parent.parent
 TRADITIONAL = [
     "黃仁勛發表演講",
     "英偉達(dá)ＡＩ工廠",
@@ -30,10 +29,7 @@ TRADITIONAL = [
 
 
 def _lines() -> list[str]:
-    paths = sorted((ROOT / "rag" / "corpus").glob("*.txt"))
-    paths += sorted((ROOT / "eval" / "corpora").glob("*/docs/*"))
-    assert len(paths) >= 10
-    return [line for path in paths for line in path.read_text(encoding="utf-8").splitlines()] + TRADITIONAL
+    return document_lines() + TRADITIONAL
 
 
 @pytest.fixture(scope="module")

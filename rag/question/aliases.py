@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 
 from rag.question.terms import Name
 from rag.text.clean import fold
@@ -22,6 +23,8 @@ from rag.text.tokens import tagged
 
 # the other-script forms kept for one name, the most often given first
 MAX_ALIASES = 3
+# chunk texts whose bracket pairs are kept
+TEXTS_KEPT = 1024
 # a Chinese name is 2 to 6 characters
 _HAN_NAME = (2, 6)
 # jieba's flags of words that are no part of a name: prepositions, conjunctions, particles, verbs,
@@ -64,6 +67,12 @@ def _latin_words(text: str) -> list[str]:
 
 def pairs(text: str) -> list[tuple[str, list[str]]]:
     """The (Chinese name, its Latin words) pairs a text gives in brackets, folded."""
+    return list(_pairs(text))
+
+
+@lru_cache(maxsize=TEXTS_KEPT)
+def _pairs(text: str) -> tuple[tuple[str, list[str]], ...]:
+    """`pairs`, kept per text: the words of one name ("jensen", "huang") read the same chunks."""
     text = unicodedata.normalize("NFKC", text)
     found = []
     for run, latin in _HAN_THEN_LATIN.findall(text):
@@ -71,7 +80,7 @@ def pairs(text: str) -> list[tuple[str, list[str]]]:
     for latin, bracketed in _LATIN_THEN_HAN.findall(text):
         han = _han_name(bracketed)  # the whole bracket must be the name: not （我前面提到的引擎）
         found.append((han if han == fold(bracketed) else "", _latin_words(latin)))
-    return [(han, latin) for han, latin in found if han and latin]
+    return tuple((han, latin) for han, latin in found if han and latin)
 
 
 def aliases(form: str, texts: Iterable[str]) -> frozenset[str]:
@@ -80,7 +89,7 @@ def aliases(form: str, texts: Iterable[str]) -> frozenset[str]:
     counts: Counter[str] = Counter()
     chinese = bool(HAN_CHAR.search(form))
     for text in texts:
-        for han, latin in pairs(text):
+        for han, latin in _pairs(text):
             if chinese and form in han:
                 counts.update(latin)
             elif not chinese and form in latin:

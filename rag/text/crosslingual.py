@@ -14,7 +14,7 @@ import math
 import pickle
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rag.text.tokens import STOPWORDS
@@ -68,29 +68,35 @@ def _glosses(line: str) -> tuple[str, list[str]] | None:
     return parts[1], [g for g in parts[2].split("/")[1:] if g.strip()]
 
 
+def entries(path: Path | None = None) -> Iterator[tuple[str, list[str]]]:
+    """Each dictionary entry: its simplified Chinese word and its English glosses, in order."""
+    with gzip.open(path or dictionary_file(), "rt", encoding="utf-8") as handle:
+        for line in handle:
+            parsed = _glosses(line)
+            if parsed is not None:
+                yield parsed
+
+
 def build_table(path: Path | None = None) -> dict[str, list[str]]:
     """English word or two-word phrase → simplified Chinese words, primary senses first."""
     ranked: dict[str, list[tuple[int, str]]] = {}
     acronyms: dict[str, list[tuple[int, str]]] = {}
-    with gzip.open(path or dictionary_file(), "rt", encoding="utf-8") as handle:
-        for line in handle:
-            parsed = _glosses(line)
-            if parsed is None or len(parsed[0]) < 2:
-                continue
-            simplified, glosses = parsed
-            for position, gloss in enumerate(glosses[:4]):
-                # "Tokyo, capital of Japan", "NVIDIA, computer graphics card company": each comma
-                # segment is a sense of its own, and the name before the comma the main one
-                for piece in re.split(r"[;,]", _PAREN.sub(" ", gloss).lower()):
-                    words = [w for w in _WORDS.findall(piece) if w not in ("to", "a", "an", "the")]
-                    if not words or len(words) > 2:
-                        continue
-                    ranked.setdefault(" ".join(words), []).append((position, simplified))
-                    if len(words) == 2:  # the head word of a two-word gloss, as a weaker sense
-                        ranked.setdefault(words[-1], []).append((position + 2, simplified))
-                # "Taiwan Semiconductor Manufacturing Company (TSMC)": the acronym is a name of its own
-                for acronym in _ACRONYM.findall(gloss):
-                    acronyms.setdefault(acronym.lower(), []).append((position, simplified))
+    for simplified, glosses in entries(path):
+        if len(simplified) < 2:
+            continue
+        for position, gloss in enumerate(glosses[:4]):
+            # "Tokyo, capital of Japan", "NVIDIA, computer graphics card company": each comma
+            # segment is a sense of its own, and the name before the comma the main one
+            for piece in re.split(r"[;,]", _PAREN.sub(" ", gloss).lower()):
+                words = [w for w in _WORDS.findall(piece) if w not in ("to", "a", "an", "the")]
+                if not words or len(words) > 2:
+                    continue
+                ranked.setdefault(" ".join(words), []).append((position, simplified))
+                if len(words) == 2:  # the head word of a two-word gloss, as a weaker sense
+                    ranked.setdefault(words[-1], []).append((position + 2, simplified))
+            # "Taiwan Semiconductor Manufacturing Company (TSMC)": the acronym is a name of its own
+            for acronym in _ACRONYM.findall(gloss):
+                acronyms.setdefault(acronym.lower(), []).append((position, simplified))
     for acronym, found in acronyms.items():
         if acronym not in ranked and acronym not in ENGLISH_STOP:  # never over a word ("WHO": who)
             ranked[acronym] = found

@@ -9,7 +9,6 @@ the passage says 世嘉) is what an entity swapped for another of its kind looks
 from __future__ import annotations
 
 import contextlib
-import gzip
 import os
 import pickle
 import re
@@ -44,7 +43,8 @@ def names() -> dict[str, frozenset[str]]:
     from rag.text.crosslingual import dictionary_file
 
     source = dictionary_file()
-    stamp = f"{source.stat().st_size}:{source.stat().st_mtime_ns}"
+    info = source.stat()
+    stamp = f"{info.st_size}:{info.st_mtime_ns}"
     cache = default_home() / CACHE_FILE
     try:
         kept_stamp, table = pickle.loads(cache.read_bytes())
@@ -63,17 +63,14 @@ def names() -> dict[str, frozenset[str]]:
 
 def _read(source: Path) -> dict[str, frozenset[str]]:
     """The names of the dictionary file (CC-CEDICT's format, gzipped)."""
+    from rag.text.crosslingual import entries
+
     out: dict[str, frozenset[str]] = {}
-    with gzip.open(source, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            parts = line.split(" ", 2)
-            if line.startswith("#") or len(parts) < 3 or "/" not in parts[2]:
-                continue
-            word, gloss = parts[1], parts[2].split("/")[1]
-            if MIN_NAME <= len(word) <= MAX_NAME and gloss[:1].isupper() and word not in out:
-                english = spelling(gloss)
-                if english:
-                    out[word] = english
+    for word, glosses in entries(source):
+        if MIN_NAME <= len(word) <= MAX_NAME and glosses and glosses[0][:1].isupper() and word not in out:
+            english = spelling(glosses[0])
+            if english:
+                out[word] = english
     return out
 
 
