@@ -49,16 +49,16 @@ def _quantities(folded: str) -> list[q.Quantity]:
     """`quantities` with every pattern tried on every text."""
     text = q._GROUPED.sub("", folded)
     text = q._LIST_NUMBER.sub("", text)
-    out = [q._quantity(float(m["num"]), m["scale"], m["unit"]) for m in q._ARABIC.finditer(text)]
+    out = [q.make_quantity(float(m["num"]), m["scale"], m["unit"]) for m in q._ARABIC.finditer(text)]
     for m in q._CHINESE.finditer(text):
         if m["num"] == "一" and not (m["scale"] or m["unit"]):
             continue
-        out.append(q._quantity(q.chinese_number(m["num"]), m["scale"], m["unit"]))
+        out.append(q.make_quantity(q.chinese_number(m["num"]), m["scale"], m["unit"]))
     out += [q.Quantity(n, n, "%") for n in (q.chinese_number(m["num"]) for m in q._CN_PERCENT.finditer(text))]
     for m in q._ENGLISH.finditer(text):
         rest = q._TAIL_RE.match(m["rest"])
         assert rest is not None
-        out.append(q._quantity(float(q._EN_NUMBER[m["num"]]), rest["scale"], rest["unit"]))
+        out.append(q.make_quantity(float(q._EN_NUMBER[m["num"]]), rest["scale"], rest["unit"]))
     return out
 
 

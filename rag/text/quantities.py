@@ -1,5 +1,6 @@
 """Numbers as an answer states them and as a passage holds them, with multipliers and units resolved
-(1 吉瓦 = 1 GW = 1,000 MW, 25 艾 = 25 exa, 600 亿 = 60 billion), so the two can be compared."""
+(1 吉瓦 = 1 GW = 1,000 MW, 25 艾 = 25 exa, 600 亿 = 60 billion), so the two can be compared; a figure
+given by its order only (几十) is a range, and a sum may name its currency (rag.verification.figures)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+RANGE_OVERLAP = 0.5  # of the narrower of two ranges (in orders of magnitude) both must share to match
 _CN_DIGIT = {c: int(d) for c, d in zip("零〇一二两三四五六七八九", "001223456789")}
 _CN_UNIT = {"十": 10, "百": 100, "千": 1000}
 _EN_NUMBER = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -22,7 +24,8 @@ _SCALES: list[tuple[str, float]] = [
 # (pattern, factor, dimension)
 _UNITS: list[tuple[str, float, str]] = [
     ("艾(?:字节|次|flops?)?", 1e18, ""), ("exa", 1e18, ""), ("e(?=flops?)", 1e18, ""), ("peta", 1e15, ""),
-    ("p(?=flops?)", 1e15, ""), ("tera", 1e12, ""), ("t(?=flops?|b\\b)", 1e12, ""),
+    ("p(?=flops?)", 1e15, ""), ("tera", 1e12, ""), ("t(?=flops?|b\\b)", 1e12, ""), ("giga(?!watt)", 1e9, ""),
+    ("g(?=flops?|b[^a-z]|b$)", 1e9, ""),
     ("千兆瓦|吉瓦|gigawatts?|gw\\b", 1e9, "w"), ("兆瓦|megawatts?|mw\\b", 1e6, "w"),
     ("千瓦|kilowatts?|kw\\b", 1e3, "w"), ("瓦|watts?|w\\b", 1.0, "w"),
     ("%|％|percent|per cent", 1.0, "%"), ("成(?![立功本为员])", 10.0, "%"),
@@ -34,13 +37,13 @@ _MEASURE = (
 )
 _SCALE_RE = "|".join(p for p, _ in _SCALES)
 _UNIT_RE = "|".join(f"(?:{p})" for p, _, _ in _UNITS)
-_TAIL = rf"\s*(?P<scale>{_SCALE_RE})?\s*(?P<unit>{_UNIT_RE})?"
-_TAIL_RE = re.compile(_TAIL)
+UNIT_TAIL = rf"\s*(?P<scale>{_SCALE_RE})?\s*(?P<unit>{_UNIT_RE})?"
+_TAIL_RE = re.compile(UNIT_TAIL)
 # (not the digits of a code such as 7f3a9: letters then digits again right after the number)
-_ARABIC = re.compile(rf"(?<![a-z0-9.])(?P<num>\d+(?:\.\d+)?)(?![a-z]+\d){_TAIL}")
+_ARABIC = re.compile(rf"(?<![a-z0-9.])(?P<num>\d+(?:\.\d+)?)(?![a-z]+\d){UNIT_TAIL}")
 # the same, for text whose thousands are still grouped ("1,000 兆瓦")
 _ARABIC_GROUPED = re.compile(
-    rf"(?<![a-z0-9.,])(?P<num>\d{{1,3}}(?:,\d{{3}})+(?!\d)|\d+(?:\.\d+)?)(?![a-z]+\d){_TAIL}"
+    rf"(?<![a-z0-9.,])(?P<num>\d{{1,3}}(?:,\d{{3}})+(?!\d)|\d+(?:\.\d+)?)(?![a-z]+\d){UNIT_TAIL}"
 )
 _CN_NUMERAL = "[零〇一二两三四五六七八九十百千]+"
 _CHINESE = re.compile(
@@ -48,7 +51,7 @@ _CHINESE = re.compile(
 )
 _CN_PERCENT = re.compile(rf"百分之(?P<num>{_CN_NUMERAL})")
 _ENGLISH = re.compile(
-    rf"(?<![a-z])(?P<num>{'|'.join(_EN_NUMBER)})[\s-]+(?=(?:{_SCALE_RE}|{_UNIT_RE}))(?P<rest>{_TAIL})"
+    rf"(?<![a-z])(?P<num>{'|'.join(_EN_NUMBER)})[\s-]+(?=(?:{_SCALE_RE}|{_UNIT_RE}))(?P<rest>{UNIT_TAIL})"
 )
 # What the patterns above need to match at all: a text without it is not searched with them.
 _DIGIT = re.compile(r"\d")
@@ -61,11 +64,14 @@ UNIT_WORD = re.compile(rf"^(?:{_SCALE_RE}|{_UNIT_RE}|exaflops?|字节|flops?)$")
 
 @dataclass(frozen=True)
 class Quantity:
-    """A number as written (`raw`) and scaled by its multiplier and unit (`value`), with its dimension."""
+    """A number as written (`raw`) and scaled by its multiplier and unit (`value`), with its dimension;
+    a figure given by its order only (几十) is the range [`value`, `high`); a sum may name its currency."""
 
     raw: float
     value: float
     dim: str
+    high: float = 0.0  # above `value` for a figure given as a range, else 0
+    currency: str = ""
 
 
 def _bare(pattern: str) -> re.Pattern[str]:
@@ -95,7 +101,7 @@ def chinese_number(text: str) -> float:
     return float(total + digit)
 
 
-def _quantity(raw: float, scale: str | None, unit: str | None) -> Quantity:
+def make_quantity(raw: float, scale: str | None, unit: str | None) -> Quantity:
     unit_factor, dim = _lookup(_UNIT_LOOKUP, unit)
     return Quantity(raw, raw * _lookup(_SCALE_LOOKUP, scale)[0] * unit_factor, dim)
 
@@ -107,27 +113,41 @@ def quantities(folded: str) -> list[Quantity]:
     if _DIGIT.search(text):  # each pattern here needs what it is guarded by (most text has none)
         text = _GROUPED.sub("", text)  # 1,000 → 1000
         text = _LIST_NUMBER.sub("", text)
-        out += [_quantity(float(m["num"]), m["scale"], m["unit"]) for m in _ARABIC.finditer(text)]
+        out += [make_quantity(float(m["num"]), m["scale"], m["unit"]) for m in _ARABIC.finditer(text)]
     for m in _CHINESE.finditer(text) if _CN_NUMERAL_CHAR.search(text) else ():
         if m["num"] == "一" and not (m["scale"] or m["unit"]):
             continue  # 一个, 一种: an article, not a figure
-        out.append(_quantity(chinese_number(m["num"]), m["scale"], m["unit"]))
+        out.append(make_quantity(chinese_number(m["num"]), m["scale"], m["unit"]))
     if "百分之" in text:
         out += [Quantity(n, n, "%") for n in (chinese_number(m["num"]) for m in _CN_PERCENT.finditer(text))]
     for m in _ENGLISH.finditer(text) if _LOWER_LATIN.search(text) else ():
         rest = _TAIL_RE.match(m["rest"])
         assert rest is not None
-        out.append(_quantity(float(_EN_NUMBER[m["num"]]), rest["scale"], rest["unit"]))
+        out.append(make_quantity(float(_EN_NUMBER[m["num"]]), rest["scale"], rest["unit"]))
     return out
 
 
 def found_quantity(q: Quantity, pool: Sequence[Quantity]) -> bool:
     """The quantity occurs in the pool: same scaled value (and dimension, when the answer gives one), or
-    the same bare number when the answer gives no unit."""
-    return any(
-        (math.isclose(q.value, p.value, rel_tol=1e-6) and (q.dim == p.dim or not q.dim))
-        or (q.value == q.raw and not q.dim and math.isclose(q.raw, p.raw, rel_tol=1e-6))
-        for p in pool
+    the same bare number when the answer gives no unit; a range holds the figures inside it and the
+    ranges it mostly shares (几十 = "dozens"), a precise figure is never found in a range, and sums in
+    two currencies differ."""
+    return any(_same(q, p) for p in pool)
+
+
+def _same(q: Quantity, p: Quantity) -> bool:
+    if q.currency and p.currency and q.currency != p.currency:
+        return False
+    if q.high or p.high:
+        if not q.high or not (q.dim == p.dim or not q.dim):
+            return False
+        if not p.high:
+            return q.value <= p.value < q.high
+        low, high = max(q.value, p.value), min(q.high, p.high)
+        shared = math.log10(high / low) if 0 < low < high else 0.0
+        return shared >= RANGE_OVERLAP * min(math.log10(q.high / q.value), math.log10(p.high / p.value))
+    return (math.isclose(q.value, p.value, rel_tol=1e-6) and (q.dim == p.dim or not q.dim)) or (
+        q.value == q.raw and not q.dim and math.isclose(q.raw, p.raw, rel_tol=1e-6)
     )
 
 
@@ -138,7 +158,7 @@ def restated(folded: str, amounts: Sequence[Quantity]) -> str:
         return folded
 
     def blank(match: re.Match[str], number: float) -> str:
-        q = _quantity(number, match["scale"], match["unit"])
+        q = make_quantity(number, match["scale"], match["unit"])
         same = any(math.isclose(q.value, a.value, rel_tol=1e-6) and q.dim == a.dim for a in amounts)
         return " " if same and (q.dim or q.value != q.raw) else match.group(0)
 
@@ -169,7 +189,8 @@ _EN_WORDS = re.compile(
 )
 _NUMBER_TAIL = re.compile(r"[\d,.\s零〇一二两三四五六七八九十百千万亿]*")  # where a figure's number ends
 _NUMBER_AT = re.compile(
-    r"\d[\d,]*(?:\.\d+)?\s*(?:万亿|亿|万|千)?|[零〇一二两三四五六七八九十百千]+(?:万亿|亿|万)?"
+    f"百分之{_CN_NUMERAL}"
+    r"|\d[\d,]*(?:\.\d+)?\s*(?:万亿|亿|万|千)?|[零〇一二两三四五六七八九十百千]+(?:万亿|亿|万)?"
     r"|\b(?:" + _EN_ALT + r")\b(?:[\s-]+(?:" + _EN_ALT + r")\b)*"
 )
 

@@ -6,12 +6,14 @@ explicit features below; its weights and its threshold are fitted by `eval/tune_
 labelled model replies and shipped in section "verifier" of `rag/model.json` (runtime: numpy only).
 
 Feature families (each can be left out by the fitting script, to measure what it adds):
-- numbers: the sentence's figures, unit-aware and in words too (600亿美元 = $60 billion, 1000兆瓦 =
-  1 GW, 六十, 两千亿, "sixty"), found in the passage or not (any of them missing: the typical wrong
-  fact), and whether the thing a found figure counts appears next to it there (350 libraries is not
-  350 startups);
+- numbers: the sentence's figures, compared by value with unit, multiplier and currency resolved and
+  in words too (600亿美元 = $60 billion, 1000兆瓦 = 1 GW, 六十, 两千亿, "sixty", 几十 = "dozens"), found
+  in the passage or not (any of them missing: the typical wrong fact), whether the thing a found
+  figure counts appears next to it there (350 libraries is not 350 startups), and whether the passage
+  gives a rival figure in place of a missing one (rag.verification.figures: $600 billion where it
+  has 600亿美元, 5000 people where it has 3000人);
 - terms: the sentence's content words in the passage's own script (a figure written in words, 六十年,
-  is a figure, not a term), and Han character pairs;
+  is a figure, not a term, and so is "eighteen"), and Han character pairs;
 - names: capitalised words, acronyms and codes (and their dictionary translations, two-word names as
   one: Middle East = 中东) missing from it, and the dictionary names a Chinese sentence writes
   (索尼, 宝马) missing from it in both scripts (rag.verification.glossary);
@@ -37,16 +39,16 @@ from rag.text.quantities import (
     Quantity,
     all_quantities,
     found_quantity,
-    located_quantities,
 )
 from rag.text.tokens import STOPWORDS, bigrams, is_chinese, is_content
+from rag.verification.figures import check_figures, located_figures
 from rag.verification.glossary import english_name, han_names
 from rag.weights import shipped_weights
 
 SECTION = "verifier"  # of rag/model.json
 CLAIM_CACHE = 1024  # answer sentences whose facts are kept
 WORD_CACHE = 4096  # Latin terms whose word-start pattern is kept
-MAX_TRANSLATIONS = 16  # dictionary translations tried per English word, shortest first
+MAX_TRANSLATIONS = 24  # dictionary translations tried per English word, shortest first
 FAMILIES: dict[str, tuple[str, ...]] = {
     "numbers": (
         "num_missing",
@@ -54,6 +56,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "num_all_found",
         "num_context_absent",
         "num_missing_where_words_match",
+        "num_rival",
     ),
     "terms": ("term_share", "term_missing", "han_pairs", "local_share", "grounded"),
     "names": ("name_missing", "name_missing_any", "name_missing_where_words_match", "han_name_missing"),
@@ -172,7 +175,7 @@ class PassageFacts:
         return cls(
             folded,
             sentences,
-            located_quantities(folded),
+            located_figures(folded),
             bool(HAN_CHAR.search(folded)),
             not is_chinese(folded),
         )
@@ -224,7 +227,7 @@ class ClaimFacts:
         text = without_urls(text)
         folded = fold(text)
         figures: list[tuple[Quantity, str]] = []
-        for quantity, _, unit_end in located_quantities(folded):
+        for quantity, _, unit_end in located_figures(folded):
             if any(found_quantity(quantity, [q]) and q.value == quantity.value for q, _ in figures):
                 continue  # "$60 billion (600亿美元)": one figure, written twice
             after = [w for w in _COUNTED.findall(folded[unit_end : unit_end + 16]) if not UNIT_WORD.match(w)]
@@ -240,7 +243,7 @@ class ClaimFacts:
                     continue  # 六十年, 亿美元: a figure, checked as one
                 if len(w) >= 2:
                     han.append(w)
-            elif len(w) >= 3 and w not in _ENGLISH_FILLER:
+            elif len(w) >= 3 and w not in _ENGLISH_FILLER and not all_quantities(w):
                 latin.append(w)
         names = []
         for m in re.finditer(
@@ -281,16 +284,9 @@ def _claim_facts(text: str) -> ClaimFacts:
 
 def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
     """The feature values of a sentence against one passage (see the module docstring)."""
-    missing = 0
-    absent = 0
-    for quantity, counted in claim.figures:
-        spots = [(s, e) for q, s, e in passage.figures if found_quantity(quantity, [q])]
-        if not spots:
-            missing += 1
-            continue
-        if counted and not any(_near(counted, passage, s, e) for s, e in spots):
-            absent += 1
-    n_fig = len(claim.figures)
+    figures = check_figures(claim.figures, passage.figures, lambda w, s, e: _near(w, passage, s, e))
+    missing, n_fig = figures.missing, figures.count
+    missing_share = figures.share(missing)
     han_check = [t for t in claim.han_terms if passage.han]
     han_found = [t for t in han_check if t in passage.folded]
     latin_found = [t for t in claim.latin_terms if passage.has(t)]
@@ -315,13 +311,14 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
     )
     units = len(claim.han_terms) + len(claim.latin_terms) + n_fig
     return {
-        "num_missing": missing / n_fig if n_fig else 0.0,
+        "num_missing": missing_share,
         "num_missing_any": float(missing > 0),
         "num_all_found": float(n_fig > 0 and missing == 0),
         # a figure changed in a sentence whose words are all there: the typical wrong fact
-        "num_missing_where_words_match": (missing / n_fig if n_fig else 0.0) * local,
+        "num_missing_where_words_match": missing_share * local,
         "name_missing_where_words_match": float(bool(names_missing)) * local,
-        "num_context_absent": absent / n_fig if n_fig else 0.0,
+        "num_context_absent": figures.share(figures.absent),
+        "num_rival": float(figures.rivalled > 0),
         "term_share": share,
         "term_missing": math.log1p(
             len(han_check) - len(han_found) + len(claim.latin_terms) - len(latin_found) - len(cross_found)
@@ -337,7 +334,7 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
         "content_units": math.log1p(units),
         "no_content": float(units == 0),
         # the words are there and so is every figure and name: the claim as a whole is grounded
-        "grounded": local * (1.0 - (missing / n_fig if n_fig else 0.0)) * float(not names_missing),
+        "grounded": local * (1.0 - missing_share) * float(not names_missing),
     }
 
 
