@@ -182,6 +182,10 @@ def ingest(
         known = store.documents()
         todo: list[tuple[str, Document]] = []
         seen: set[str] = set()
+        # a text is kept once: a file with the text of a stored (or queued) one is skipped, and it
+        # takes the place of a stored copy whose file is gone (a moved file or folder)
+        by_text = {info.sha256: k for k, info in known.items() if info.sha256}
+        moved: dict[str, str] = {}
         bundled = {real_path(p) for p in bundled_files()}  # once, not once per file
         for path in files:
             key = doc_key(path, bundled)
@@ -202,6 +206,13 @@ def ingest(
                 _add_title(store, lock, key, known[key].title, doc)
                 report.unchanged.append(doc.source)
                 continue
+            copy = by_text.setdefault(doc.sha256, key)
+            if copy != key and key not in known:
+                # with a Chroma server, a stored file may be on another machine: never taken as moved
+                if store.url or _exists(copy):
+                    report.skipped[str(path)] = f"the same text as {copy}, which the knowledge base holds"
+                    continue
+                moved[key], by_text[doc.sha256] = copy, key
             todo.append((key, doc))
         if todo or prune:
             store.check_writable()  # a read-only store fails here, before any embedding work
@@ -245,6 +256,9 @@ def ingest(
                 if stale:
                     store.delete(stale)
                     _crash_hook()
+                if key in moved:
+                    store.delete(store.ids_of(moved[key]))
+                    report.removed.append(known[moved[key]].source)
             (report.updated if key in known else report.added).append(doc.source)
         bar.close()  # type: ignore[attr-defined]
         if prune:
