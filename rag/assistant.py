@@ -25,10 +25,12 @@ from rag.ingest.bundled import bundled_files
 from rag.ingest.reembed import done as reembed_done
 from rag.ingest.reembed import drop_for_model as reembed_files
 from rag.question.expectation import split_question
+from rag.question.query import QueryAnalyzer
+from rag.question.vectors import AheadEmbedder
 from rag.retrieve.hybrid import HybridRetriever, KeywordIndex
 from rag.retrieve.protocol import Retriever
 from rag.retrieve.rerank import POOL, fuse_pools, rerank
-from rag.retrieve.scope import Scope, find_scope
+from rag.retrieve.scope import Scope, find_scope, scoped_rest
 from rag.schema import Answer, IngestReport, Passage
 from rag.text.crosslingual import LEXICON_FILE, Lexicon
 from rag.text.questions import check_searchable
@@ -92,13 +94,15 @@ class Assistant:
         lexicon = Lexicon(self.settings.home / LEXICON_FILE)
         keywords = KeywordIndex.load_or_build(self.store.ids(), self._texts, cache, lexicon)
         sentences = SentenceIndex(self.embedder)
-        hybrid = HybridRetriever(self.store, self.embedder, keywords, sentences)
+        vectors = AheadEmbedder(self.embedder)  # the question's vectors embedded ahead
+        hybrid = HybridRetriever(self.store, vectors, keywords, sentences)
         retriever, answerer = self._given
         with self._lock:
             self.retriever: Retriever = retriever or hybrid
+            self._ahead = vectors if retriever is None and answerer is None else None
             self.extractive: Answerer = answerer or ExtractiveAnswerer(
                 keywords.idf,
-                self.embedder,
+                vectors,
                 sentences,
                 translate=keywords.glosses,
                 documents_with=hybrid.documents_with,
@@ -224,6 +228,10 @@ class Assistant:
         question = self._check(question)
         llm = None if offline else self.llm
         top_k = k or min(llm.settings.top_k if llm else self.settings.top_k, self.settings.max_passages)
+        with self._lock:
+            vectors = self._ahead
+        if vectors is not None and (mode or self.settings.mode) == "hybrid":
+            vectors.start(embedded_texts(question))
         # the offline answer reads the pool before reranking: reranking is for what a model reads
         passages, scope, pool = self._retrieve(question, top_k, mode, reranked=llm is not None)
         with self._lock:
@@ -276,3 +284,18 @@ class Assistant:
     def documents(self) -> list[DocumentInfo]:
         """The documents in the knowledge base with their chunk counts."""
         return sorted(self.store.documents().values(), key=lambda d: d.source)
+
+
+def embedded_texts(question: str) -> list[str]:
+    """The texts a hybrid search and the answer of a question embed, in the order they are asked
+    for: the question, what it asks once a clause naming its document is set aside, and each part
+    of that (`QueryAnalyzer.embedded`) with, for a question that asks two things, what the part asks
+    once such a clause is set aside (each part is searched too)."""
+    rest = scoped_rest(question) or question
+    texts = [question, rest]
+    parts = split_question(rest)
+    for part in parts:
+        texts += QueryAnalyzer.embedded(part)
+        if len(parts) > 1 and (within := scoped_rest(part)):
+            texts.append(within)
+    return list(dict.fromkeys(texts))

@@ -9,21 +9,53 @@ also tags `ns`, are not. A proper noun CC-CEDICT locates in such a place is one 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import hashlib
+import json
+import os
 import re
 from functools import lru_cache
+from pathlib import Path
 
 from rag.text.crosslingual import dictionary_file
+from rag.text.jieba_dict import cache_folder, dictionary_stamp
 from rag.text.tokens import cut, tagged
 
 _PROPER = re.compile(r"\S+ (\S+) \[[A-Z]")  # "東京 东京 [Dong1 jing1] /Tokyo/": simplified, capital pinyin
+# the version of the rules below: place names kept by older rules are never read back
+RULES = 1
 
 
 @lru_cache(maxsize=1)
 def place_words() -> frozenset[str]:
     """Every place name jieba and CC-CEDICT agree on, and CC-CEDICT's proper nouns it places in
-    one of them ("拉斯维加斯: Las Vegas, Nevada"): about 6,700 words."""
+    one of them ("拉斯维加斯: Las Vegas, Nevada"): about 6,700 words.
+
+    Read from the two dictionaries once (~0.5 s), then from a file in the cache folder of jieba's
+    dictionary (`rag.text.jieba_dict`), named after both dictionaries and these rules (~0.01 s). A
+    cache folder that cannot be written only costs the time."""
     tagged("")  # loads jieba's tagger, whose dictionary holds the flags
+    kept = _kept_file()
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        return frozenset(json.loads(kept.read_text(encoding="utf-8")))
+    words = _read_place_words()
+    with contextlib.suppress(OSError):
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial = kept.with_name(f"{kept.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps(sorted(words), ensure_ascii=False), encoding="utf-8")
+        partial.replace(kept)
+    return words
+
+
+def _kept_file() -> Path:
+    source = dictionary_file()
+    info = source.stat()
+    stamp = f"{RULES}\0{dictionary_stamp()}\0{source}\0{info.st_size}\0{info.st_mtime_ns}"
+    return cache_folder() / f"places-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.json"
+
+
+def _read_place_words() -> frozenset[str]:
     import jieba.posseg
 
     flags: dict[str, str] = jieba.posseg.dt.word_tag_tab

@@ -4,9 +4,7 @@ the same object."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -17,6 +15,7 @@ from rag.index.embed import Embedder
 from rag.question.aliases import with_alias_terms, with_aliases
 from rag.question.expectation import Expectation, asking_sentences, expectation, split_question
 from rag.question.terms import Name, question_names, question_terms
+from rag.question.vectors import ahead
 from rag.text.clean import fold
 from rag.text.crosslingual import Gloss
 from rag.text.tokens import is_chinese
@@ -81,9 +80,8 @@ class QueryAnalyzer:
     """Makes `Query` objects, keeping recent ones: one answer reads a question several times.
 
     A question that asks two things needs a vector per part (and per part's last asking sentence),
-    each a 40–80 ms embedding. `split` starts them on a background thread, so that the later parts
-    are embedded while the first part's passages are searched and scored (the model runs outside
-    Python's lock). The vectors are the same whichever thread computes them."""
+    each a 40–80 ms embedding. `split` starts them ahead (`rag.question.vectors`), so that the later
+    parts are embedded while the first part's passages are searched and scored."""
 
     def __init__(
         self,
@@ -93,36 +91,26 @@ class QueryAnalyzer:
         aliases: Callable[[str], frozenset[str]] | None = None,
     ) -> None:
         self.idf = idf
-        self.embedder = embedder
+        self.embedder = ahead(embedder)
         self.translate = translate
         # a folded name's forms in the other script, as the documents give them (`rag.question.aliases`)
         self.aliases = aliases
         self.analyse = lru_cache(maxsize=256)(self._analyse)
-        self._ahead: ThreadPoolExecutor | None = None  # made on the first question that has parts
-        self._pending: dict[str, Future[np.ndarray]] = {}
-        self._lock = threading.Lock()
 
     @staticmethod
-    def _embedded(question: str) -> list[str]:
-        """The texts `_analyse` embeds: the question, and its last asking sentence when it has several."""
+    def embedded(question: str) -> list[str]:
+        """The texts `analyse` embeds: the question, and its last asking sentence when it has several."""
         asking = asking_sentences(question)
         return [question, asking[-1]] if len(asking) > 1 else [question]
-
-    def _vector(self, text: str) -> np.ndarray:
-        """The query vector of a text: the one embedded ahead when there is one, else embedded now."""
-        assert self.embedder is not None
-        with self._lock:
-            ahead = self._pending.pop(text, None)
-        return ahead.result() if ahead is not None else self.embedder.embed_query(text)
 
     def _analyse(self, question: str) -> Query:
         glosses = self.translate(question) if self.translate else []
         vector = last = None
         if self.embedder is not None:
-            texts = self._embedded(question)
-            vector = self._vector(texts[0])
+            texts = self.embedded(question)
+            vector = self.embedder.embed_query(texts[0])
             if len(texts) > 1:
-                last = self._vector(texts[-1])
+                last = self.embedder.embed_query(texts[-1])
         names = question_names(question, self.translate)
         terms = question_terms(question, self.idf, glosses)
         if self.aliases is not None:
@@ -146,15 +134,6 @@ class QueryAnalyzer:
         """The question's parts (`split_question`); for several, their vectors are started ahead, in
         the order `analyse` will ask for them, one part after the other."""
         parts = split_question(question)
-        if len(parts) < 2 or self.embedder is None:
-            return parts
-        embedder = self.embedder
-        with self._lock:
-            # a vector embedded ahead but never asked for (its part was analysed already) is dropped
-            self._pending = {text: job for text, job in self._pending.items() if not job.done()}
-            if self._ahead is None:
-                self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-query-vectors")
-            for text in (t for part in parts for t in self._embedded(part)):
-                if text not in self._pending:
-                    self._pending[text] = self._ahead.submit(embedder.embed_query, text)
+        if len(parts) > 1 and self.embedder is not None:
+            self.embedder.start(t for part in parts for t in self.embedded(part))
         return parts

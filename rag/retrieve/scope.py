@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rag.question.expectation import split_question
-from rag.text.tokens import is_chinese
+from rag.text.tokens import is_chinese, tokenize
 
 _EN = re.compile(
     r"(?:,\s*)?\b(?P<lead>(?:in|according to|as|from|per)\s+)?the\s+(?:[\w'’-]+\s+){0,3}?"
@@ -83,6 +83,13 @@ def split_reference(question: str) -> tuple[str, str] | None:
     if len(rest.strip(" ？?。.")) < 4:
         return None
     return found.group(0).strip(" ，,"), rest
+
+
+def scoped_rest(question: str) -> str | None:
+    """What the question asks once a clause naming its document is set aside, when that clause has a
+    word that may tell documents apart (the words `find_scope` searches for); else None."""
+    split = split_reference(question)
+    return split[1] if split and tokenize(_GENERIC.sub(" ", split[0])) else None
 
 
 Search = Callable[[str, int], Sequence[tuple[str, float]]]  # text, k → (source, score) best first

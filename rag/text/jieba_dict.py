@@ -100,11 +100,22 @@ def cache_folder() -> Path:
 
 
 def _file_for(jieba: ModuleType) -> Path:
+    return cache_folder() / f"jieba-{_stamp(jieba)}.sqlite"
+
+
+def _stamp(jieba: ModuleType) -> str:
     custom = jieba.dt.dictionary  # None for jieba's own dictionary
     source = Path(custom) if custom else Path(str(jieba.__file__)).parent / jieba.DEFAULT_DICT_NAME
     stat = source.stat()
     stamp = f"{FORMAT}\0{jieba.__version__}\0{source}\0{stat.st_size}\0{stat.st_mtime_ns}"
-    return cache_folder() / f"jieba-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.sqlite"
+    return hashlib.sha256(stamp.encode()).hexdigest()[:16]
+
+
+def dictionary_stamp() -> str:
+    """What tells jieba's dictionary apart (its version and file): for tables made from it."""
+    import jieba
+
+    return _stamp(jieba)
 
 
 def _build(jieba: ModuleType, path: Path) -> None:
