@@ -11,6 +11,7 @@ their scores and relevance, for fitting the reranking weight.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from dataclasses import dataclass
@@ -307,6 +308,14 @@ def load_passages(names: list[str]) -> PassageTable:
     )
 
 
+def corpus_home(name: str, docs: Path) -> Path:
+    """The knowledge base kept between runs for a corpus folder: one per folder path, since
+    ingestion tells documents apart by path, and the same files ingested from a second checkout
+    would be a second copy of each document, every passage retrieved twice."""
+    key = hashlib.sha1(str(docs.resolve()).encode()).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / f"rag-tune-{name}-{key}"
+
+
 def corpus_assistant(docs: Path, home: Path | None = None) -> Assistant:
     """A fresh knowledge base holding only the documents under `docs`."""
     home = home or Path(tempfile.mkdtemp(prefix="rag-corpus-"))
@@ -344,7 +353,7 @@ def extract(names: list[str], passages: bool = False) -> None:
             )
             assistant = bundled
         else:
-            assistant = corpus_assistant(docs, Path(tempfile.gettempdir()) / f"rag-tune-{name}")
+            assistant = corpus_assistant(docs, corpus_home(name, docs))
         if passages:
             if not any(item.answerable for item in load_eval(path)):
                 print(f"{name}: no answerable question, no passages to rank")
