@@ -11,13 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_info
 
 from rag.assistant import embedded_texts
-from rag.index.embed import E5Embedder
 from rag.question import places
 from rag.question.query import QueryAnalyzer
-from rag.question.vectors import AheadEmbedder, ahead, set_openmp_threads
+from rag.question.vectors import AheadEmbedder, ahead
 from rag.retrieve.scope import scoped_rest
 from rag.text.tokens import tagged
 
@@ -117,19 +115,3 @@ def test_place_names_are_read_back_the_same(tmp_path: Path, monkeypatch: pytest.
         assert {"东京", "拉斯维加斯"} <= made and "城市" not in made
     finally:
         places.place_words.cache_clear()
-
-
-def _openmp_threads() -> list[int]:
-    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "openmp"]
-
-
-def test_openmp_threads_are_set_for_the_calling_thread_only() -> None:
-    E5Embedder().embed_query("a question")  # the local model's OpenMP runtime is loaded
-    before = _openmp_threads()
-    assert before, "the local model runs no OpenMP runtime"
-    seen: list[tuple[bool, list[int]]] = []
-    thread = threading.Thread(target=lambda: seen.append((set_openmp_threads(1), _openmp_threads())))
-    thread.start()
-    thread.join()
-    assert seen == [(True, [1] * len(before))]
-    assert _openmp_threads() == before  # this thread keeps its own

@@ -6,11 +6,6 @@ a part's last asking sentence. Each is a 30–80 ms embedding, and between them 
 previous one are searched and scored. Started ahead, the texts are embedded back to back while
 that work goes on (the model runs outside Python's lock), and whoever asks for one waits for it
 rather than embedding it again. The vectors are the embedder's own, whichever thread computes them.
-
-The background thread runs its OpenMP work (the local model's) on one thread: a query is a short
-text, and the other core is left to the search and scoring that go on meanwhile. On a busy machine
-one thread is also much steadier: a parallel step waits for the slowest of its threads, and a thread
-that lost its core holds up the whole embedding.
 """
 
 from __future__ import annotations
@@ -20,14 +15,11 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
 
 from rag.index.embed import Embedder
 
 # vectors of recent texts kept once embedded (a question asks for a few, some of them twice)
 KEPT = 64
-# OpenMP threads of the background thread's embeddings
-OPENMP_THREADS = 1
 
 
 class AheadEmbedder:
@@ -39,7 +31,6 @@ class AheadEmbedder:
         self._worker: ThreadPoolExecutor | None = None  # made when something is first started
         self._jobs: dict[str, Future[np.ndarray]] = {}
         self._lock = threading.Lock()
-        self._openmp_set = False  # the background thread's OpenMP threads, once its runtime is loaded
 
     @property
     def model_id(self) -> str:
@@ -79,18 +70,7 @@ class AheadEmbedder:
 
     def _embed(self, text: str) -> np.ndarray:
         """On the background thread: the query vector."""
-        if not self._openmp_set:
-            self._openmp_set = set_openmp_threads(OPENMP_THREADS)
         return self.embedder.embed_query(text)
-
-
-def set_openmp_threads(count: int) -> bool:
-    """Run the calling thread's OpenMP work on `count` threads (OpenMP's setting is per thread: the
-    others keep theirs); False when no OpenMP runtime is loaded (yet)."""
-    if not any(info.get("user_api") == "openmp" for info in threadpool_info()):
-        return False
-    threadpool_limits(limits=count, user_api="openmp")
-    return True
 
 
 def ahead(embedder: Embedder | None) -> AheadEmbedder | None:
