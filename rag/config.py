@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pickle
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rag.errors import InputError
 
@@ -37,6 +39,29 @@ def default_home() -> Path:
         return expand(os.environ["RAG_HOME"])
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
     return Path(base) / "rag"
+
+
+T = TypeVar("T")
+# what a file that is missing, cut off or not one this code wrote raises when read
+_UNREADABLE = (OSError, ValueError, TypeError, KeyError, EOFError, pickle.UnpicklingError)
+
+
+def kept_table(
+    path: Path, make: Callable[[], T], read: Callable[[bytes], T], write: Callable[[T], bytes]
+) -> T:
+    """A table made from the package's dictionaries, kept in a file so a new process reads it back:
+    the table `read` from `path`; when it cannot be (none yet, or `read` refuses it by raising),
+    the table `make` gives, written to `path` whole (never half a file) for the next process. A
+    folder that cannot be written only costs the time."""
+    with contextlib.suppress(*_UNREADABLE):
+        return read(path.read_bytes())
+    table = make()
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        partial.write_bytes(write(table))
+        partial.replace(path)
+    return table
 
 
 def _env_number(name: str, default: float, kind: type[int] | type[float]) -> float:

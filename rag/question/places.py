@@ -9,15 +9,14 @@ also tags `ns`, are not. A proper noun CC-CEDICT locates in such a place is one 
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import json
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
 
+from rag.config import kept_table
 from rag.text.crosslingual import dictionary_file
 from rag.text.jieba_dict import cache_folder, dictionary_stamp
 from rag.text.tokens import cut, tagged
@@ -36,16 +35,12 @@ def place_words() -> frozenset[str]:
     dictionary (`rag.text.jieba_dict`), named after both dictionaries and these rules (~0.01 s). A
     cache folder that cannot be written only costs the time."""
     tagged("")  # loads jieba's tagger, whose dictionary holds the flags
-    kept = _kept_file()
-    with contextlib.suppress(OSError, ValueError, TypeError):
-        return frozenset(json.loads(kept.read_text(encoding="utf-8")))
-    words = _read_place_words()
-    with contextlib.suppress(OSError):
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        partial = kept.with_name(f"{kept.name}.{os.getpid()}.tmp")
-        partial.write_text(json.dumps(sorted(words), ensure_ascii=False), encoding="utf-8")
-        partial.replace(kept)
-    return words
+    return kept_table(
+        _kept_file(),
+        _read_place_words,
+        lambda data: frozenset(json.loads(data.decode("utf-8"))),
+        lambda words: json.dumps(sorted(words), ensure_ascii=False).encode("utf-8"),
+    )
 
 
 def _kept_file() -> Path:

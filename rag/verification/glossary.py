@@ -8,14 +8,12 @@ the passage says 世嘉) is what an entity swapped for another of its kind looks
 
 from __future__ import annotations
 
-import contextlib
-import os
 import pickle
 import re
 from functools import lru_cache
 from pathlib import Path
 
-from rag.config import default_home
+from rag.config import default_home, kept_table
 from rag.text.han import HAN
 
 # the names kept in the data folder, versioned: a table made by older rules is never read back
@@ -45,20 +43,19 @@ def names() -> dict[str, frozenset[str]]:
     source = dictionary_file()
     info = source.stat()
     stamp = f"{info.st_size}:{info.st_mtime_ns}"
-    cache = default_home() / CACHE_FILE
-    try:
-        kept_stamp, table = pickle.loads(cache.read_bytes())
-        if kept_stamp == stamp and isinstance(table, dict):
-            return table
-    except (OSError, ValueError, TypeError, EOFError, pickle.UnpicklingError):
-        pass  # none yet, or not one this code wrote: made again below
-    table = _read(source)
-    with contextlib.suppress(OSError):
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(pickle.dumps((stamp, table), protocol=pickle.HIGHEST_PROTOCOL))
-        partial.replace(cache)
-    return table
+
+    def read(data: bytes) -> dict[str, frozenset[str]]:
+        kept_stamp, table = pickle.loads(data)
+        if kept_stamp != stamp or not isinstance(table, dict):
+            raise ValueError("made from another dictionary file")
+        return table
+
+    return kept_table(
+        default_home() / CACHE_FILE,
+        lambda: _read(source),
+        read,
+        lambda table: pickle.dumps((stamp, table), protocol=pickle.HIGHEST_PROTOCOL),
+    )
 
 
 def _read(source: Path) -> dict[str, frozenset[str]]:
