@@ -103,7 +103,7 @@ class Evidence:
     def each(self) -> list[PassageFacts]:
         """The facts of each sentence on its own (to pick the quote)."""
         if self._each is None:
-            self._each = [PassageFacts.of([s.folded]) for s in self.sentences]
+            self._each = [PassageFacts.of([s.folded], [s.text]) for s in self.sentences]
         return self._each
 
 
@@ -115,7 +115,9 @@ def _evidence(key: tuple[str, int, tuple[int, ...]]) -> Evidence:
     every = passage_sentences(passage)
     kept = [s for s in every if not is_instruction(s.folded)]
     planted = [s.folded for s in every if s not in kept]
-    return Evidence(passage, kept, PassageFacts.of([s.folded for s in kept]), planted=planted)
+    return Evidence(
+        passage, kept, PassageFacts.of([s.folded for s in kept], [s.text for s in kept]), planted=planted
+    )
 
 
 @dataclass

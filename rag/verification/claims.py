@@ -17,9 +17,13 @@ Feature families (each can be left out by the fitting script, to measure what it
 - names: capitalised words, acronyms and codes (and their dictionary translations, two-word names as
   one: Middle East = 中东) missing from it, and the dictionary names a Chinese sentence writes
   (索尼, 宝马) missing from it in both scripts (rag.verification.glossary);
-- crosslingual: English words whose dictionary translation the Chinese passage holds, and the
+- crosslingual: English words whose dictionary translation the Chinese passage holds, or the
+  character most of those translations share ("rack": 架 of 机架; rag.verification.lexicon), and the
   passage's own words quoted in parentheses ("Supernode (超節點)");
-- shape: how much there is to check at all (filler and restated questions have little).
+- shape: how much there is to check at all (filler and restated questions have little);
+- swaps: a name missing while the passage sentence closest to the claim holds another name, one the
+  claim does not give in either script, next to the words the missing name stands next to (BMW where
+  the passage has 奔驰; rag.verification.swaps).
 """
 
 from __future__ import annotations
@@ -43,12 +47,13 @@ from rag.text.quantities import (
 from rag.text.tokens import STOPWORDS, bigrams, is_chinese, is_content
 from rag.verification.figures import check_figures, located_figures
 from rag.verification.glossary import english_name, han_names
+from rag.verification.lexicon import core_characters, translations, word_start
+from rag.verification.swaps import latin_names, neighbours, swapped
 from rag.weights import shipped_weights
 
 SECTION = "verifier"  # of rag/model.json
 CLAIM_CACHE = 1024  # answer sentences whose facts are kept
-WORD_CACHE = 4096  # Latin terms whose word-start pattern is kept
-MAX_TRANSLATIONS = 24  # dictionary translations tried per English word, shortest first
+SWAP_MIN_LOCAL = 0.3  # a swapped name is looked for where this share of the claim's terms is found
 FAMILIES: dict[str, tuple[str, ...]] = {
     "numbers": (
         "num_missing",
@@ -62,6 +67,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "names": ("name_missing", "name_missing_any", "name_missing_where_words_match", "han_name_missing"),
     "crosslingual": ("cross_share", "quoted_share", "cross_script"),
     "shape": ("content_units", "no_content"),
+    "swaps": ("name_swapped",),
 }
 FEATURES: tuple[str, ...] = tuple(f for names in FAMILIES.values() for f in names)
 
@@ -81,13 +87,14 @@ _ENGLISH_FILLER = STOPWORDS | frozenset(
     ways lot lots kind sort get got go going want wants think yes okay""".split()
 )
 
+_COMMON = _ENGLISH_FILLER | _IGNORED  # never a name
+
 _QUOTED = re.compile(rf"[（(]([^()（）]*[{HAN}][^()（）]*)[)）]")
 _GLOSSED = re.compile(rf"([A-Za-z][\w.-]*)\s*[（(]([{HAN}][^()（）]{{0,12}})[)）]")
 
 
 _FIGURE_WORD = re.compile(r"^(?:万亿|亿|万|千|百)+(?:美元|元|美金|人民币|日元|欧元)?$")  # 亿美元: a scale
 _CN_NUMERAL = re.compile("[零〇一二两三四五六七八九十百千万亿]")
-_AFFIX = re.compile(r"(?:-[a-z]+)+$")  # a lower-case word joined to a name: NVLink-driven, SERDES-based
 _NAME_PAIR = re.compile(r"\b([A-Z][a-z]+) ([A-Z][a-z]+)\b")  # Middle East, Silicon Valley
 _COUNTED = re.compile(rf"[a-z][a-z-]{{2,}}|[{HAN}]{{2}}")
 
@@ -112,40 +119,6 @@ def content_words(folded: str) -> list[str]:
     return out
 
 
-# -- the lexicon (English → Chinese), loaded once ---------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _table() -> dict[str, list[str]]:
-    from rag.config import default_home
-    from rag.text.crosslingual import LEXICON_FILE, Lexicon
-
-    home = default_home()
-    return Lexicon(home / LEXICON_FILE if home.is_dir() else None).table()
-
-
-@lru_cache(maxsize=4096)
-def translations(word: str) -> tuple[str, ...]:
-    """Chinese words a (lower-case) English word may translate to, primary senses first."""
-    from rag.text.crosslingual import lemmas
-
-    table = _table()
-    found: list[str] = []
-    for form in lemmas(word):
-        found.extend(w for w in table.get(form, []) if w not in found and len(w) <= 4)
-    return tuple(sorted(found, key=len)[:MAX_TRANSLATIONS])
-
-
-def _stem(word: str) -> str:
-    return word if len(word) <= 4 else word[: max(4, len(word) - 3)]
-
-
-@lru_cache(maxsize=WORD_CACHE)
-def _word_start(term: str) -> re.Pattern[str]:
-    """A Latin term's stem at a word start, compiled once (it is looked for in every passage sentence)."""
-    return re.compile(rf"(?<![a-z0-9]){re.escape(_stem(term))}")
-
-
 _URL = re.compile(r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.|(?<![\w/])//(?=\w))[^\s)\]>\"'“”]*", re.IGNORECASE)
 _URL_HINT = re.compile(r"//|www\.", re.IGNORECASE)  # in every match of _URL; quicker to look for
 
@@ -167,9 +140,10 @@ class PassageFacts:
     figures: list[tuple[Quantity, int, int]]
     han: bool
     latin: bool
+    raw: list[str]  # the sentences as written (Latin names are capitalised)
 
     @classmethod
-    def of(cls, sentences: list[str]) -> PassageFacts:
+    def of(cls, sentences: list[str], raw: list[str] | None = None) -> PassageFacts:
         sentences = [without_urls(s) for s in sentences]
         folded = "\n".join(sentences)
         return cls(
@@ -178,6 +152,7 @@ class PassageFacts:
             located_figures(folded),
             bool(HAN_CHAR.search(folded)),
             not is_chinese(folded),
+            [without_urls(s) for s in raw] if raw and len(raw) == len(sentences) else sentences,
         )
 
     def has(self, term: str, text: str | None = None) -> bool:
@@ -185,11 +160,16 @@ class PassageFacts:
         text = self.folded if text is None else text
         if HAN_CHAR.search(term):
             return term in text
-        return _word_start(term).search(text) is not None
+        return word_start(term).search(text) is not None
 
     def has_translation(self, word: str, text: str | None = None) -> bool:
         text = self.folded if text is None else text
         return any(t in text for t in translations(word))
+
+    def has_sense(self, word: str, text: str | None = None) -> bool:
+        """A translation of the (English) word occurs, or the character most of them share."""
+        text = self.folded if text is None else text
+        return self.has_translation(word, text) or any(c in text for c in core_characters(word))
 
     def has_name(self, name: str) -> bool:
         """A Chinese name occurs, as written or in its English spelling (英伟达, or NVIDIA)."""
@@ -215,6 +195,7 @@ class ClaimFacts:
     pairs: list[str]
     chinese: bool  # is_chinese(text), asked for against every passage
     phrases: dict[str, str]  # a name that is one word of a two-word name the dictionary knows
+    near: dict[str, tuple[str, ...]]  # each name's nearest terms before and after it
 
     @classmethod
     def of(cls, text: str) -> ClaimFacts:
@@ -245,20 +226,7 @@ class ClaimFacts:
                     han.append(w)
             elif len(w) >= 3 and w not in _ENGLISH_FILLER and not all_quantities(w):
                 latin.append(w)
-        names = []
-        for m in re.finditer(
-            r"(?<![\w])([A-Z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*|[a-z]+[A-Z][A-Za-z0-9]*)", text
-        ):
-            word = _AFFIX.sub("", m.group(1))
-            if len(word) < 2:
-                continue  # the O of I/O
-            starts = m.start() == 0 or text[: m.start()].rstrip()[-1:] in ".:!?-•*"
-            special = (word.isupper() and len(word) > 1) or re.search(r"[a-z][A-Z]|\d", word)
-            if starts and not special:
-                continue  # a capital that only starts the sentence
-            lowered = word.lower()
-            if lowered not in _ENGLISH_FILLER and lowered not in _IGNORED and lowered not in names:
-                names.append(lowered)
+        names = latin_names(text, _COMMON)
         chinese = is_chinese(text)
         quoted = [fold(q) for q in _QUOTED.findall(text)] if not chinese else []
         # a name followed by the passage's own word for it ("Miyakawa (宫川)") is checked by that word
@@ -271,7 +239,8 @@ class ClaimFacts:
             if translations(phrase):
                 phrases.update({m.group(1).lower(): phrase, m.group(2).lower(): phrase})
         named = han_names(folded) if chinese else []
-        return cls(text, folded, figures, han, latin, names, quoted, named, pairs, chinese, phrases)
+        near = neighbours(folded, han + latin, names + named)
+        return cls(text, folded, figures, han, latin, names, quoted, named, pairs, chinese, phrases, near)
 
 
 @lru_cache(maxsize=CLAIM_CACHE)
@@ -291,17 +260,21 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
     han_found = [t for t in han_check if t in passage.folded]
     latin_found = [t for t in claim.latin_terms if passage.has(t)]
     cross = [t for t in claim.latin_terms if t not in latin_found and t not in claim.names]
-    cross_found = [t for t in cross if passage.han and passage.has_translation(t)]
+    cross_found = [t for t in cross if passage.han and passage.has_sense(t)]
     found_units = len(han_found) + len(latin_found) + len(cross_found)
     checkable = len(han_check) + len(claim.latin_terms)
     share = found_units / checkable if checkable else 0.0
     local = 0.0  # the best share of the terms found in one sentence (none found: none in any sentence)
-    for sentence in passage.sentences if han_found or latin_found or cross_found else ():
+    closest = -1  # that sentence
+    for k, sentence in enumerate(passage.sentences if han_found or latin_found or cross_found else ()):
         hits = sum(t in sentence for t in han_found) + sum(passage.has(t, sentence) for t in latin_found)
-        hits += sum(passage.has_translation(t, sentence) for t in cross_found)
-        local = max(local, hits / checkable if checkable else 0.0)
+        hits += sum(passage.has_sense(t, sentence) for t in cross_found)
+        if checkable and hits / checkable > local:
+            local, closest = hits / checkable, k
     names_missing = [n for n in claim.names if not _named(n, claim, passage)]
     han_names_missing = [n for n in claim.han_names if not passage.has_name(n)]
+    missing_names = names_missing + han_names_missing
+    rival = local >= SWAP_MIN_LOCAL and swapped(claim, passage, closest, missing_names, _COMMON)
     pairs = sum(p in passage.folded for p in claim.pairs) / len(claim.pairs) if claim.pairs else 0.0
     quoted = (
         sum(any(p in passage.folded for p in bigrams(q)) or q in passage.folded for q in claim.quoted)
@@ -335,6 +308,8 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
         "no_content": float(units == 0),
         # the words are there and so is every figure and name: the claim as a whole is grounded
         "grounded": local * (1.0 - missing_share) * float(not names_missing),
+        # a name missing, and the closest passage sentence holds another the claim does not give
+        "name_swapped": float(rival),
     }
 
 
