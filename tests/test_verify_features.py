@@ -1,4 +1,4 @@
-"""The citation verifier's features one by one (rag.verification.claims, rag.verification.glossary):
+"""The citation verifier's features one by one (rag.verification.claims, rag.question.glossary):
 what a sentence claims and what a passage holds, before any fitted weight."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from rag.question.glossary import english_name, han_names
 from rag.text.clean import fold
 from rag.text.quantities import all_quantities
 from rag.verification.claims import ClaimFacts, PassageFacts, features
-from rag.verification.glossary import english_name, han_names
 
 
 def values(claim: str, passage: str) -> dict[str, float]:
@@ -61,7 +61,7 @@ def test_more_measure_words_make_chinese_numerals_figures() -> None:
 def test_the_names_table_is_read_from_the_data_folder_after_the_first_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag.verification import glossary
+    from rag.question import glossary
 
     monkeypatch.setenv("RAG_HOME", str(tmp_path))
     glossary.names.cache_clear()

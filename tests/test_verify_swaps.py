@@ -1,12 +1,12 @@
 """A name swapped for another of its kind (rag.verification.swaps), and English words matched in a
-Chinese passage through the character their translations share (rag.verification.lexicon), on
+Chinese passage through the character their translations share (rag.question.lexicon), on
 invented text."""
 
 from __future__ import annotations
 
+from rag.question.lexicon import core_characters
 from rag.text.clean import fold
 from rag.verification.claims import ClaimFacts, PassageFacts, features
-from rag.verification.lexicon import core_characters
 from rag.verification.swaps import latin_names, sentence_names
 
 

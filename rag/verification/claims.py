@@ -16,9 +16,9 @@ Feature families (each can be left out by the fitting script, to measure what it
   is a figure, not a term, and so is "eighteen"), and Han character pairs;
 - names: capitalised words, acronyms and codes (and their dictionary translations, two-word names as
   one: Middle East = 中东) missing from it, and the dictionary names a Chinese sentence writes
-  (索尼, 宝马) missing from it in both scripts (rag.verification.glossary);
+  (索尼, 宝马) missing from it in both scripts (rag.question.glossary);
 - crosslingual: English words whose dictionary translation the Chinese passage holds, or the
-  character most of those translations share ("rack": 架 of 机架; rag.verification.lexicon), and the
+  character most of those translations share ("rack": 架 of 机架; rag.question.lexicon), and the
   passage's own words quoted in parentheses ("Supernode (超節點)");
 - shape: how much there is to check at all (filler and restated questions have little);
 - swaps: a name missing while the passage sentence closest to the claim holds another name, one the
@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from rag.question.glossary import english_name, han_names
+from rag.question.lexicon import core_characters, translations, word_start
 from rag.text.clean import fold
 from rag.text.han import HAN, HAN_CHAR
 from rag.text.quantities import (
@@ -46,8 +48,6 @@ from rag.text.quantities import (
 )
 from rag.text.tokens import STOPWORDS, bigrams, is_chinese, is_content
 from rag.verification.figures import check_figures, located_figures
-from rag.verification.glossary import english_name, han_names
-from rag.verification.lexicon import core_characters, translations, word_start
 from rag.verification.swaps import latin_names, neighbours, swapped
 from rag.weights import shipped_weights
 

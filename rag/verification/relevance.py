@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from rag.question.lexicon import translations
 from rag.text.clean import fold
 from rag.text.han import HAN_CHAR
 from rag.text.tokens import bigrams
 from rag.verification.citations import Claim, Evidence, best_quote
 from rag.verification.claims import ClaimFacts
 from rag.verification.instructions import REPLY_WORD
-from rag.verification.lexicon import translations
 from rag.verification.markers import strip_markers
 
 COPY_WINDOW = 16  # characters of a run of the prompt's rules that count as a copy

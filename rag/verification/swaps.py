@@ -7,7 +7,7 @@ what a Chinese passage calls 我们, or a name the dictionary cannot translate);
 that the passage sentence closest to the claim holds a name the claim does not give, in any script.
 
 Names are Latin-script proper nouns (a capitalised word after the first, an acronym, a code), the
-dictionary's Chinese names (rag.verification.glossary), and the words jieba's dictionary tags as
+dictionary's Chinese names (rag.question.glossary), and the words jieba's dictionary tags as
 people, organisations and other proper nouns.
 """
 
@@ -18,10 +18,10 @@ from collections.abc import Collection, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from rag.question.glossary import english_name, han_names
+from rag.question.lexicon import translations, word_start
 from rag.text.han import HAN_CHAR
 from rag.text.tokens import bigrams
-from rag.verification.glossary import english_name, han_names
-from rag.verification.lexicon import translations, word_start
 
 if TYPE_CHECKING:
     from rag.verification.claims import ClaimFacts, PassageFacts
