@@ -8,8 +8,8 @@ Steps, in order (all four by default: `passages fit-ranker extract fit`):
   regularisation chosen by cross-validated MRR) on the fitting sets and writes section "retrieval"
   of rag/model.json.
 - `extract` runs the fitting sets (eval/train.jsonl, eval/dev.jsonl, the `harbor` corpus) and the
-  held-out ones (eval/qa.jsonl, the `orchard` corpus) through retrieval and writes each one's
-  candidate features to eval/features/<set>.npz (a few minutes on 2 cores).
+  held-out ones (eval/qa.jsonl, the `orchard` and `meadow` corpora) through retrieval and writes
+  each one's candidate features to eval/features/<set>.npz (a few minutes on 2 cores).
 - `fit` fits the answer model, a logistic regression on the fitting sets' tables (candidates
   weighted as `--weighting` says, see `Table.weights`), cross-validated with folds grouped by
   document: it chooses the regularisation, then the feature families that earn

@@ -333,6 +333,7 @@ SETS: dict[str, tuple[Path, Path | None, bool]] = {
     "harbor": (HERE / "corpora" / "harbor" / "qa.jsonl", HERE / "corpora" / "harbor" / "docs", True),
     "heldout": (HERE / "qa.jsonl", None, False),
     "orchard": (HERE / "corpora" / "orchard" / "qa.jsonl", HERE / "corpora" / "orchard" / "docs", False),
+    "meadow": (HERE / "corpora" / "meadow" / "qa.jsonl", HERE / "corpora" / "meadow" / "docs", False),
 }
 
 
