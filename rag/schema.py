@@ -101,6 +101,8 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    # of the skipped, the files whose text the knowledge base holds: path -> the stored document
+    copies: dict[str, str] = field(default_factory=dict)
     chunks: int = 0
 
     def summary(self) -> str:

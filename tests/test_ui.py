@@ -173,6 +173,22 @@ def test_upload_adds_a_document_and_renders_its_markup_as_text(
 
 
 @pytest.mark.slow  # a knowledge base of its own
+def test_an_upload_the_knowledge_base_holds_is_named_by_file_not_by_server_path(
+    upload_assistant: Assistant, tmp_path: Path
+) -> None:
+    first = tmp_path / "quillmere_minutes.txt"
+    first.write_text("Quillmere 仓库的月租金为 8600 元，每季度结算一次。", encoding="utf-8")
+    again = tmp_path / "minutes_copy.txt"
+    again.write_text(first.read_text(encoding="utf-8"), encoding="utf-8")
+    handlers = ui.ChatHandlers(upload_assistant)
+    handlers.upload([str(first)], lambda *a, **k: None)
+    message, _, _ = handlers.upload([str(again)], lambda *a, **k: None)
+    shown = html.unescape(message)
+    assert "minutes_copy.txt" in shown and "the same text as quillmere_minutes.txt" in shown
+    assert str(handlers.upload_dir) not in shown
+
+
+@pytest.mark.slow  # a knowledge base of its own
 def test_refused_uploads_leave_the_knowledge_base_unchanged(
     upload_served: str, upload_assistant: Assistant, tmp_path: Path
 ) -> None:

@@ -220,6 +220,8 @@ class ChatHandlers:
         report = self.assistant.ingest([target for target, _, _ in kept.values()])
         for key, why in report.skipped.items():
             target, upload, new = kept.get(str(real_path(Path(key))), (Path(key), Path(key), False))
+            if copy := report.copies.get(key):
+                why = why.replace(copy, Path(copy).name)  # the name the user gave, not the server's path
             refused.append((upload.name, why))
             if new:
                 target.unlink(missing_ok=True)

@@ -211,6 +211,7 @@ def ingest(
                 # with a Chroma server, a stored file may be on another machine: never taken as moved
                 if store.url or _exists(copy):
                     report.skipped[str(path)] = f"the same text as {copy}, which the knowledge base holds"
+                    report.copies[str(path)] = copy
                     continue
                 moved[key], by_text[doc.sha256] = copy, key
             todo.append((key, doc))
