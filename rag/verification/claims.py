@@ -9,9 +9,10 @@ Feature families (each can be left out by the fitting script, to measure what it
 - numbers: the sentence's figures, compared by value with unit, multiplier and currency resolved and
   in words too (600亿美元 = $60 billion, 1000兆瓦 = 1 GW, 六十, 两千亿, "sixty", 几十 = "dozens"), found
   in the passage or not (any of them missing: the typical wrong fact), whether the thing a found
-  figure counts appears next to it there (350 libraries is not 350 startups), and whether the passage
-  gives a rival figure in place of a missing one (rag.verification.figures: $600 billion where it
-  has 600亿美元, 5000 people where it has 3000人);
+  figure counts appears next to it there (350 libraries is not 350 startups) or stands next to a figure
+  the sentence does not give (3000万 downloads, 500万 developers), and whether the passage gives a
+  rival figure in place of a missing one (rag.verification.figures: $600 billion where it has
+  600亿美元, 5000 people where it has 3000人);
 - terms: the sentence's content words in the passage's own script (a figure written in words, 六十年,
   is a figure, not a term, and so is "eighteen"), and Han character pairs;
 - names: capitalised words, acronyms and codes (and their dictionary translations, two-word names as
@@ -47,13 +48,14 @@ from rag.text.quantities import (
     found_quantity,
 )
 from rag.text.tokens import STOPWORDS, bigrams, is_chinese, is_content
-from rag.verification.figures import check_figures, located_figures
-from rag.verification.swaps import latin_names, neighbours, swapped
+from rag.verification.figures import check_figures, clause, displaced_figures, located_figures
+from rag.verification.swaps import found_term, latin_names, neighbours, swapped
 from rag.weights import shipped_weights
 
 SECTION = "verifier"  # of rag/model.json
 CLAIM_CACHE = 1024  # answer sentences whose facts are kept
 SWAP_MIN_LOCAL = 0.3  # a swapped name is looked for where this share of the claim's terms is found
+CONTEXT_WORDS = 3  # the claim's words on either side of a figure (in its clause) that say what it is
 FAMILIES: dict[str, tuple[str, ...]] = {
     "numbers": (
         "num_missing",
@@ -62,10 +64,11 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "num_context_absent",
         "num_missing_where_words_match",
         "num_rival",
+        "num_displaced",
     ),
     "terms": ("term_share", "term_missing", "han_pairs", "local_share", "grounded"),
     "names": ("name_missing", "name_missing_any", "name_missing_where_words_match", "han_name_missing"),
-    "crosslingual": ("cross_share", "quoted_share", "cross_script"),
+    "crosslingual": ("cross_share", "quoted_share", "cross_script", "cross_names"),
     "shape": ("content_units", "no_content"),
     "swaps": ("name_swapped",),
 }
@@ -196,6 +199,7 @@ class ClaimFacts:
     chinese: bool  # is_chinese(text), asked for against every passage
     phrases: dict[str, str]  # a name that is one word of a two-word name the dictionary knows
     near: dict[str, tuple[str, ...]]  # each name's nearest terms before and after it
+    context: list[tuple[str, ...]]  # each figure's nearest terms in its clause, before and after it
 
     @classmethod
     def of(cls, text: str) -> ClaimFacts:
@@ -208,9 +212,12 @@ class ClaimFacts:
         text = without_urls(text)
         folded = fold(text)
         figures: list[tuple[Quantity, str]] = []
-        for quantity, _, unit_end in located_figures(folded):
-            if any(found_quantity(quantity, [q]) and q.value == quantity.value for q, _ in figures):
+        places: list[tuple[int, int]] = []
+        for quantity, start, unit_end in located_figures(folded):
+            same = [q for q, _ in figures if (q.value, q.high) == (quantity.value, quantity.high)]
+            if any(found_quantity(quantity, [q]) for q in same):
                 continue  # "$60 billion (600亿美元)": one figure, written twice
+            places.append((start, unit_end))
             after = [w for w in _COUNTED.findall(folded[unit_end : unit_end + 16]) if not UNIT_WORD.match(w)]
             after = [w for w in after if w not in _ENGLISH_FILLER and w not in STOPWORDS]
             figures.append((quantity, after[0] if after else ""))
@@ -240,7 +247,18 @@ class ClaimFacts:
                 phrases.update({m.group(1).lower(): phrase, m.group(2).lower(): phrase})
         named = han_names(folded) if chinese else []
         near = neighbours(folded, han + latin, names + named)
-        return cls(text, folded, figures, han, latin, names, quoted, named, pairs, chinese, phrases, near)
+        context = [_context(folded, s, e, han + latin) for s, e in places]
+        facts = (figures, han, latin, names, quoted, named, pairs, chinese, phrases, near, context)
+        return cls(text, folded, *facts)
+
+
+def _context(folded: str, start: int, end: int, terms: list[str]) -> tuple[str, ...]:
+    """The terms nearest a figure of a sentence, in its clause, before and after it: what it is about."""
+    left, right = clause(folded, start, end, len(folded))
+    before, after = folded[left:start], folded[end:right]
+    ahead = sorted((before.rfind(t), t) for t in terms if t in before)[-CONTEXT_WORDS:]
+    behind = sorted((after.find(t), t) for t in terms if t in after)[:CONTEXT_WORDS]
+    return tuple(t for _, t in ahead + behind)
 
 
 @lru_cache(maxsize=CLAIM_CACHE)
@@ -256,6 +274,9 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
     figures = check_figures(claim.figures, passage.figures, lambda w, s, e: _near(w, passage, s, e))
     missing, n_fig = figures.missing, figures.count
     missing_share = figures.share(missing)
+    displaced = displaced_figures(
+        claim.context, figures.spots, passage.figures, passage.folded, lambda w, t: found_term(w, passage, t)
+    )
     han_check = [t for t in claim.han_terms if passage.han]
     han_found = [t for t in han_check if t in passage.folded]
     latin_found = [t for t in claim.latin_terms if passage.has(t)]
@@ -274,6 +295,7 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
     names_missing = [n for n in claim.names if not _named(n, claim, passage)]
     han_names_missing = [n for n in claim.han_names if not passage.has_name(n)]
     missing_names = names_missing + han_names_missing
+    named, cross_script = len(claim.names) + len(claim.han_names), passage.han and not claim.chinese
     rival = local >= SWAP_MIN_LOCAL and swapped(claim, passage, closest, missing_names, _COMMON)
     pairs = sum(p in passage.folded for p in claim.pairs) / len(claim.pairs) if claim.pairs else 0.0
     quoted = (
@@ -292,6 +314,8 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
         "name_missing_where_words_match": float(bool(names_missing)) * local,
         "num_context_absent": figures.share(figures.absent),
         "num_rival": float(figures.rivalled > 0),
+        # a figure found, but the words around it in the sentence are next to another figure there
+        "num_displaced": figures.share(displaced),
         "term_share": share,
         "term_missing": math.log1p(
             len(han_check) - len(han_found) + len(claim.latin_terms) - len(latin_found) - len(cross_found)
@@ -303,7 +327,9 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
         "han_name_missing": math.log1p(len(han_names_missing)),
         "cross_share": len(cross_found) / len(cross) if cross and passage.han else 0.0,
         "quoted_share": quoted,
-        "cross_script": float(passage.han and not claim.chinese),
+        "cross_script": float(cross_script),
+        # the share of an English sentence's names a Chinese passage gives (in either script)
+        "cross_names": 1.0 - len(missing_names) / named if cross_script and named else 0.0,
         "content_units": math.log1p(units),
         "no_content": float(units == 0),
         # the words are there and so is every figure and name: the claim as a whole is grounded

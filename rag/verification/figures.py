@@ -23,6 +23,7 @@ from rag.text.quantities import UNIT_TAIL, Quantity, found_quantity, located_qua
 
 ORDER_SPAN = 10.0  # 几十, "several hundred", "hundreds": one order of magnitude
 PLURAL_SPAN = 1000.0  # "thousands", "millions", 数以万计: three
+CLAUSE_SPAN = 40  # characters on either side of a passage figure that its clause is looked for in
 _CN_ORDER = {"十": 1e1, "百": 1e2, "千": 1e3, "万": 1e4, "十万": 1e5, "百万": 1e6, "千万": 1e7, "亿": 1e8}
 _EN_ORDER = {"tens": 1e1, "dozens": 1e1, "hundred": 1e2, "hundreds": 1e2, "thousand": 1e3, "thousands": 1e3,
     "million": 1e6, "millions": 1e6, "billion": 1e9, "billions": 1e9, "trillion": 1e12}  # fmt: skip
@@ -46,6 +47,7 @@ _CURRENCY_AFTER = re.compile(
     r"(?P<c>美元|美金|人民币|欧元|日元|英镑|元|(?:u\.?s\.?\s*)?(?:dollar|euro)(?=s?\b)|usd\b|yuan\b|rmb\b|yen\b)"
 )
 _US = re.compile(r"^u\.?s\.?\s*(?=[a-z])")
+_CLAUSE_END = re.compile(r"[,，;；。!?！？()（）:：\n]|\.\s|\s-\s|——")
 
 
 def located_figures(folded: str) -> list[tuple[Quantity, int, int]]:
@@ -101,6 +103,7 @@ class FigureCheck:
     missing: int  # not in the passage
     absent: int  # in the passage, but not what they count
     rivalled: int  # missing, with another figure of the same kind in the passage
+    spots: list[list[tuple[int, int]]]  # where the passage gives each of them (none: missing)
 
     def share(self, n: int) -> float:
         return n / self.count if self.count else 0.0
@@ -111,14 +114,41 @@ def check_figures(
 ) -> FigureCheck:
     """Compare a sentence's figures (each with the word it counts) with a passage's (with positions)."""
     missing = absent = rivalled = 0
+    places: list[list[tuple[int, int]]] = []
     for quantity, counted in figures:
         spots = [(s, e) for q, s, e in held if found_quantity(quantity, [q])]
+        places.append(spots)
         if not spots:
             missing += 1
             rivalled += any(rival(quantity, counted, q, s, e, near) for q, s, e in held)
         elif counted and not any(near(counted, s, e) for s, e in spots):
             absent += 1
-    return FigureCheck(len(figures), missing, absent, rivalled)
+    return FigureCheck(len(figures), missing, absent, rivalled, places)
+
+
+def clause(text: str, start: int, end: int, span: int = CLAUSE_SPAN) -> tuple[int, int]:
+    """Where the clause of text[start:end] starts and ends (within `span` characters of it)."""
+    left, right = max(0, start - span), min(len(text), end + span)
+    cut, stop = list(_CLAUSE_END.finditer(text, left, start))[-1:], _CLAUSE_END.search(text, end, right)
+    return cut[0].end() if cut else left, stop.start() if stop else right
+
+
+def displaced_figures(
+    context: Sequence[tuple[str, ...]], spots: list[list[tuple[int, int]]],
+    held: Sequence[tuple[Quantity, int, int]], text: str, found: Callable[[str, str], bool],
+) -> int:  # fmt: skip
+    """How many figures of a sentence, each found at `spots` in the passage `text`, have a word of their
+    `context` in no clause of theirs but in the clause of a figure the sentence does not give: they count
+    another thing there (3000万 downloads, 500万 developers). `found(word, text)`: the word is there."""
+    given = {s for places in spots for s, _ in places}
+    others = [clause(text, s, e) for _, s, e in held if s not in given] if given else []
+    others = [(a, b) for a, b in others if not any(a <= s < b for s in given)]  # nor given next to them
+    count = 0
+    for words, places in zip(context, spots, strict=True) if others else ():
+        near = [text[slice(*clause(text, s, e))] for s, e in places]
+        away = [w for w in words if near and not any(found(w, p) for p in near)]
+        count += any(found(w, text[a:b]) for w in away for a, b in others)
+    return count
 
 
 def rival(q: Quantity, counted: str, p: Quantity, start: int, end: int, near: Near) -> bool:

@@ -112,12 +112,12 @@ def swapped(
     if k < 0 or not places:
         return False
     sentence = passage.sentences[k]
-    if not any(_found(t, passage, sentence) for t in places):
+    if not any(found_term(t, passage, sentence) for t in places):
         return False  # the words next to the missing names are not there: nowhere to look
     for rival in sentence_names(passage.raw[k], sentence, common):
         start = sentence.find(rival)
         window = sentence[max(0, start - PLACE) : start + len(rival) + PLACE]
-        if start >= 0 and any(_found(t, passage, window) for t in places) and not gives(claim, rival):
+        if start >= 0 and any(found_term(t, passage, window) for t in places) and not gives(claim, rival):
             return True
     return False
 
@@ -144,7 +144,7 @@ def _has(folded: str, term: str) -> bool:
     return word_start(term).search(folded) is not None
 
 
-def _found(term: str, passage: PassageFacts, window: str) -> bool:
+def found_term(term: str, passage: PassageFacts, window: str) -> bool:
     """A claim term in a piece of a passage sentence: as written (a Han term or a pair of its
     characters), by its stem, or by a translation or its core character."""
     if HAN_CHAR.search(term):
