@@ -331,6 +331,7 @@ SETS: dict[str, tuple[Path, Path | None, bool]] = {
     # general-knowledge questions no document answers: the off-topic side of declining
     "offtopic": (HERE / "offtopic.jsonl", None, True),
     "harbor": (HERE / "corpora" / "harbor" / "qa.jsonl", HERE / "corpora" / "harbor" / "docs", True),
+    "quarry": (HERE / "corpora" / "quarry" / "qa.jsonl", HERE / "corpora" / "quarry" / "docs", True),
     "heldout": (HERE / "qa.jsonl", None, False),
     "orchard": (HERE / "corpora" / "orchard" / "qa.jsonl", HERE / "corpora" / "orchard" / "docs", False),
     "meadow": (HERE / "corpora" / "meadow" / "qa.jsonl", HERE / "corpora" / "meadow" / "docs", False),

@@ -55,7 +55,7 @@ def choose_then_decide(
     is fitted on the other folds' top candidates as ranked by rankers fitted without them."""
     rank, nested = np.zeros(len(table.rows)), []
     groups = np.array([table.meta[q]["group"] for q in table.question])
-    for train, test in _folds(table):
+    for train, test in _folds(table, 0):
         rank[test] = table.rows[test][:, columns] @ _fit_ranker(table, train, columns, c)
         inner = np.zeros(len(table.rows))
         for fitted, scored in GroupKFold(n_splits=FOLDS).split(train, groups=groups[train]):

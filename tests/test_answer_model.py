@@ -78,6 +78,26 @@ def test_names_count_in_the_document_and_in_the_sentence() -> None:
     assert by_text["It has 8 TB/s."]["cross_language"] == 0
 
 
+def test_the_share_of_the_question_s_terms_is_counted_in_the_whole_document() -> None:
+    # two look-alike documents: only one of them ever names the company asked about
+    texts = {
+        "a.md": "Quillmere 仓库的月租金为 8600 元。租金按季度结算。",
+        "b.md": "Dravenport 仓库的月租金为 9100 元。",
+    }
+
+    def documents_with(word: str) -> frozenset[str]:
+        return frozenset(source for source, text in texts.items() if word in text.lower())
+
+    query = QueryAnalyzer(lambda w: 1.0).analyse("Quillmere 仓库的月租金是多少？")
+    passages = [passage("a", "租金按季度结算。", source="a.md"), passage("b", texts["b.md"], source="b.md")]
+    found = candidates(split_passages(passages), None)
+    rows = features(query, found, None, documents_with)
+    share = {c.first.passage.source: row[FEATURES.index("terms_document")] for c, row in zip(found, rows)}
+    assert share["a.md"] == 1.0 and 0.0 < share["b.md"] < 1.0
+    # without a way to look in the documents, every document holds every term
+    assert set(_column(features(query, found), "terms_document")) == {1.0}
+
+
 def test_the_model_reads_its_features_by_name() -> None:
     linear = LinearModel(("sim",), np.array([0.0]), np.array([1.0]), np.array([10.0]), -5.0)
     model = AnswerModel(linear, 0.5, 1.0)

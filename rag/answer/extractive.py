@@ -97,6 +97,10 @@ class ExtractiveAnswerer:
                 rows.append(vector)
         return sents, (np.stack(rows) if rows else None)
 
+    def _features(self, query: Query, found: Sequence[Candidate]) -> np.ndarray:
+        """The answer model's features of the candidates, looked up in the whole documents too."""
+        return features(query, found, self.speaks_of, self.documents_with)
+
     def speaks_of(self, name: Name, source: str) -> bool:
         """Does the document speak of the name. A Chinese name may be written in English there
         (西门子: "Siemens"), looked for only when the document lacks it as written."""
@@ -131,7 +135,7 @@ class ExtractiveAnswerer:
                 read += [p for p in search(query.text)[: self.passages_read] if p.id not in held]
             sents, vectors = self._sentences(read)
             found = candidates(sents, vectors)
-            out.append(PartEvidence(query, found, features(query, found, self.speaks_of)))
+            out.append(PartEvidence(query, found, self._features(query, found)))
         return out
 
     def ranked(self, part: PartEvidence) -> list[Scored]:
@@ -149,7 +153,7 @@ class ExtractiveAnswerer:
         found = candidates(sents, vectors)
         best: dict[str, float] = {}
         for query in self.queries.parts(question):
-            probabilities = self.model.probability(features(query, found, self.speaks_of))
+            probabilities = self.model.probability(self._features(query, found))
             for c, p in zip(found, probabilities):
                 pid = c.first.passage.id
                 best[pid] = max(best.get(pid, 0.0), float(p))

@@ -10,6 +10,8 @@ features, grouped in families so that an ablation can remove a family at a time:
 - kind: whether the question asks for a kind of answer (a number, a date, …), whether the candidate
   holds one, and whether it holds one in the unit or of the thing asked;
 - names: whether the candidate's document and the candidate speak of the names the question gives;
+- document: the weighted share of the question's terms the candidate's whole document holds (a
+  look-alike document on another subject lacks the words that say which subject is asked about);
 - retrieval: the passage's rank in the fused ranking, before reranking;
 - shape: length, a question mark, a sentence pair;
 - furniture: publication timestamps, bylines, headings, broken-encoding fragments, planted
@@ -42,6 +44,7 @@ _BASE_FAMILIES: dict[str, tuple[str, ...]] = {
     "lexical": ("coverage", "coverage_content", "coverage_gap", "coverage_passage", "echo"),
     "kind": ("asks_kind", "kind_met", "kind_missed", "unit_met", "naming", "focus"),
     "names": ("names_document", "names_sentence", "no_names"),
+    "document": ("terms_document",),
     "retrieval": ("fused_rank",),
     "shape": ("length", "short", "asks_back", "pair"),
     "furniture": ("timestamp", "byline", "byline_asked", "heading", "broken", "instruction", "link"),
@@ -103,11 +106,18 @@ def candidates(sents: Sequence[Sentence], vectors: np.ndarray | None) -> list[Ca
 
 
 SpeaksOf = Callable[[Name, str], bool]
+# the documents whose text holds a folded word
+DocumentsWith = Callable[[str], frozenset[str]]
 
 
-def features(query: Query, cands: Sequence[Candidate], speaks_of: SpeaksOf | None = None) -> np.ndarray:
+def features(
+    query: Query,
+    cands: Sequence[Candidate],
+    speaks_of: SpeaksOf | None = None,
+    documents_with: DocumentsWith | None = None,
+) -> np.ndarray:
     """One row of `FEATURES` per candidate."""
-    return with_relative(base_features(query, cands, speaks_of))
+    return with_relative(base_features(query, cands, speaks_of, documents_with))
 
 
 def with_relative(rows: np.ndarray) -> np.ndarray:
@@ -117,7 +127,12 @@ def with_relative(rows: np.ndarray) -> np.ndarray:
     return np.hstack([rows, rows - rows.max(axis=0)]).astype(np.float32)
 
 
-def base_features(query: Query, cands: Sequence[Candidate], speaks_of: SpeaksOf | None = None) -> np.ndarray:
+def base_features(
+    query: Query,
+    cands: Sequence[Candidate],
+    speaks_of: SpeaksOf | None = None,
+    documents_with: DocumentsWith | None = None,
+) -> np.ndarray:
     """One row of `BASE_FEATURES` per candidate."""
     n = len(cands)
     rows = np.zeros((n, len(BASE_FEATURES)), np.float32)
@@ -141,6 +156,7 @@ def base_features(query: Query, cands: Sequence[Candidate], speaks_of: SpeaksOf 
     wanted = query.wanted
     general = wanted.general
     document_names: dict[str, float] = {}
+    document_terms = _document_terms(query, {c.first.passage.source for c in cands}, documents_with)
     for row, c, sim, last, rank, cover in zip(rows, cands, sims, lasts, sim_rank, covered):
         s, folded = c.first, c.folded
         pid, source = s.passage.id, s.passage.source
@@ -167,6 +183,7 @@ def base_features(query: Query, cands: Sequence[Candidate], speaks_of: SpeaksOf 
             "naming": naming,
             "focus": focus,
             "names_document": document_names[source],
+            "terms_document": document_terms[source],
             "names_sentence": _share([any(_holds(folded, f) for f in n.forms) for n in query.names]),
             "no_names": float(not query.names),
             "fused_rank": 1.0 / (1.0 + s.passage.fused_rank),
@@ -185,6 +202,19 @@ def base_features(query: Query, cands: Sequence[Candidate], speaks_of: SpeaksOf 
         }
         row[:] = [value[name] for name in BASE_FEATURES]
     return rows
+
+
+def _document_terms(
+    query: Query, sources: set[str], documents_with: DocumentsWith | None
+) -> dict[str, float]:
+    """For each document, the weighted share of the question's terms (a term held in any of its
+    forms or translations) its whole text holds (1 for each without a way to look)."""
+    terms = list(query.terms.items())
+    total = sum(w for _, w in terms)
+    if documents_with is None or not total:
+        return dict.fromkeys(sources, 1.0)
+    holding = [(frozenset().union(*(documents_with(a) for a in t.split("|"))), w) for t, w in terms]
+    return {source: sum(w for held, w in holding if source in held) / total for source in sources}
 
 
 def _fit(query: Query, general: Expectation, folded: str) -> tuple[float, float, float, float]:
