@@ -45,6 +45,12 @@ def test_a_word_next_to_a_figure_the_sentence_also_gives_is_not_displaced() -> N
     assert values(claim, passage)["num_displaced"] == 0.0
 
 
+def test_a_figure_of_another_kind_is_no_rival_for_the_words_around_a_figure() -> None:
+    # the subject sits in the clause of a year, the power in a clause of its own: a right sentence
+    passage = "青禾公司在2028年建成了一座储能电站，容量为36兆瓦。"
+    assert values("青禾公司的储能电站容量为36兆瓦。", passage)["num_displaced"] == 0.0
+
+
 def test_a_figure_in_words_and_a_range_of_its_order_are_two_figures() -> None:
     facts = ClaimFacts.read("未来十年内会出现几十座磨坊。")
     assert sorted(q.value for q, _ in facts.figures) == [10.0, 10.0]

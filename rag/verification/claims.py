@@ -272,10 +272,10 @@ def _claim_facts(text: str) -> ClaimFacts:
 def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
     """The feature values of a sentence against one passage (see the module docstring)."""
     figures = check_figures(claim.figures, passage.figures, lambda w, s, e: _near(w, passage, s, e))
-    missing, n_fig = figures.missing, figures.count
-    missing_share = figures.share(missing)
+    missing, n_fig, missing_share = figures.missing, figures.count, figures.share(figures.missing)
+    kinds = [(q, words) for (q, _), words in zip(claim.figures, claim.context, strict=True)]
     displaced = displaced_figures(
-        claim.context, figures.spots, passage.figures, passage.folded, lambda w, t: found_term(w, passage, t)
+        kinds, figures.spots, passage.figures, passage.folded, lambda w, t: found_term(w, passage, t)
     )
     han_check = [t for t in claim.han_terms if passage.han]
     han_found = [t for t in han_check if t in passage.folded]

@@ -134,20 +134,20 @@ def clause(text: str, start: int, end: int, span: int = CLAUSE_SPAN) -> tuple[in
 
 
 def displaced_figures(
-    context: Sequence[tuple[str, ...]], spots: list[list[tuple[int, int]]],
+    figures: Sequence[tuple[Quantity, tuple[str, ...]]], spots: list[list[tuple[int, int]]],
     held: Sequence[tuple[Quantity, int, int]], text: str, found: Callable[[str, str], bool],
 ) -> int:  # fmt: skip
-    """How many figures of a sentence, each found at `spots` in the passage `text`, have a word of their
-    `context` in no clause of theirs but in the clause of a figure the sentence does not give: they count
-    another thing there (3000万 downloads, 500万 developers). `found(word, text)`: the word is there."""
+    """How many figures of a sentence (with their context words), found at `spots` in the passage `text`,
+    have a context word in no clause of theirs but in that of a figure of the same kind the sentence does
+    not give: they count another thing (3000万 downloads, 500万 developers). `found(word, text)`."""
     given = {s for places in spots for s, _ in places}
-    others = [clause(text, s, e) for _, s, e in held if s not in given] if given else []
-    others = [(a, b) for a, b in others if not any(a <= s < b for s in given)]  # nor given next to them
+    others = [(q.dim, *clause(text, s, e)) for q, s, e in held if s not in given] if given else []
+    others = [(d, a, b) for d, a, b in others if not any(a <= s < b for s in given)]  # nor given next to them
     count = 0
-    for words, places in zip(context, spots, strict=True) if others else ():
+    for (quantity, words), places in zip(figures, spots, strict=True) if others else ():
         near = [text[slice(*clause(text, s, e))] for s, e in places]
         away = [w for w in words if near and not any(found(w, p) for p in near)]
-        count += any(found(w, text[a:b]) for w in away for a, b in others)
+        count += any(found(w, text[a:b]) for w in away for d, a, b in others if d == quantity.dim)
     return count
 
 
