@@ -160,14 +160,16 @@ def print_errors(names: list[str], held: list[str]) -> None:
 
 
 def ablate(names: list[str], held: list[str], weighting: str = WEIGHTING) -> None:
-    """Refit with each feature family left out; print a Markdown table."""
+    """Refit with each feature family left out, at the shipped model's C (the threshold and gates
+    chosen again); print a Markdown table."""
+    c = json.loads(OUT.read_text(encoding="utf-8"))["answer"]["C"]
     header = "| left out | cv fact | cv declined | cv wrongly declined |"
     header += "".join(f" {n} fact | {n} declined | {n} wrongly declined |" for n in held)
     print("\n" + header)
     print("|" + "---|" * (4 + 3 * len(held)))
     for left in ["(none)", *FAMILIES]:
         families = {k: v for k, v in FAMILIES.items() if k != left}
-        r = fit(names, held, families, quiet=True, weighting=weighting)["report"]
+        r = fit(names, held, families, quiet=True, grid=(c,), weighting=weighting)["report"]
         cells = [r["cv"]] + [r["held"].get(n, {}) for n in held]
         row = f"| {left} |" + "".join(
             f" {s.get('fact_acc', float('nan')):.3f} | {s.get('abstain_ok', float('nan')):.3f} |"
