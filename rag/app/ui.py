@@ -34,6 +34,7 @@ from rag.app.render import (
 )
 from rag.app.uploads import discard_partial_uploads, gradio_temp, place, upload_target
 from rag.errors import InputError, RagError
+from rag.ingest.build import copy_reason
 from rag.ingest.load import SUFFIXES, real_path, size_text
 from rag.schema import Answer, IngestReport
 
@@ -221,7 +222,7 @@ class ChatHandlers:
         for key, why in report.skipped.items():
             target, upload, new = kept.get(str(real_path(Path(key))), (Path(key), Path(key), False))
             if copy := report.copies.get(key):
-                why = why.replace(copy, Path(copy).name)  # the name the user gave, not the server's path
+                why = copy_reason(Path(copy).name)  # the name the user gave, not the server's path
             refused.append((upload.name, why))
             if new:
                 target.unlink(missing_ok=True)

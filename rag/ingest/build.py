@@ -33,6 +33,11 @@ log = logging.getLogger("rag")
 BUNDLED_PREFIX = "bundled:"
 
 
+def copy_reason(stored: str) -> str:
+    """Why a file is skipped whose text the knowledge base holds as `stored` (a path or a name)."""
+    return f"the same text as {stored}, which the knowledge base holds"
+
+
 def doc_key(path: Path, bundled: set[Path] | None = None) -> str:
     """How a document is known in the store: bundled ones by name, others by absolute path."""
     if bundled is None:
@@ -210,7 +215,7 @@ def ingest(
             if copy != key and key not in known:
                 # with a Chroma server, a stored file may be on another machine: never taken as moved
                 if store.url or _exists(copy):
-                    report.skipped[str(path)] = f"the same text as {copy}, which the knowledge base holds"
+                    report.skipped[str(path)] = copy_reason(copy)
                     report.copies[str(path)] = copy
                     continue
                 moved[key], by_text[doc.sha256] = copy, key

@@ -50,9 +50,9 @@ def is_content(token: str) -> bool:
     return bool(token) and token not in STOPWORDS and _WORD.match(token) is not None
 
 
-def cut(text: str) -> list[str]:
-    """jieba's words of already folded text, punctuation and stopwords included."""
-    return list(_jieba().lcut(text))  # type: ignore[attr-defined]
+def cut(text: str, hmm: bool = True) -> list[str]:
+    """jieba's words of already folded text, punctuation and stopwords included (`hmm`: new words guessed)."""
+    return list(_jieba().lcut(text, HMM=hmm))  # type: ignore[attr-defined]
 
 
 def tagged(text: str) -> list[tuple[str, str]]:

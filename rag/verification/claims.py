@@ -47,7 +47,7 @@ from rag.text.quantities import (
     all_quantities,
     found_quantity,
 )
-from rag.text.tokens import STOPWORDS, bigrams, is_chinese, is_content
+from rag.text.tokens import STOPWORDS, bigrams, cut, is_chinese, is_content
 from rag.verification.figures import check_figures, clause, displaced_figures, located_figures
 from rag.verification.swaps import found_term, latin_names, neighbours, swapped
 from rag.weights import shipped_weights
@@ -105,11 +105,9 @@ _COUNTED = re.compile(rf"[a-z][a-z-]{{2,}}|[{HAN}]{{2}}")
 def content_words(folded: str) -> list[str]:
     """Content words of folded text: jieba's words (no HMM: fast, and names stay whole) without
     stopwords and punctuation; single characters in a row are joined into one word."""
-    from rag.text.tokens import _jieba
-
     out = []
     run = ""  # single Han characters in a row: a word the dictionary does not know (算力)
-    for token in [*_jieba().lcut(folded, HMM=False), ""]:  # type: ignore[attr-defined]
+    for token in [*cut(folded, hmm=False), ""]:
         token = token.strip()
         if len(token) == 1 and HAN_CHAR.match(token) and token not in STOPWORDS:
             run += token
@@ -273,10 +271,8 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
     """The feature values of a sentence against one passage (see the module docstring)."""
     figures = check_figures(claim.figures, passage.figures, lambda w, s, e: _near(w, passage, s, e))
     missing, n_fig, missing_share = figures.missing, figures.count, figures.share(figures.missing)
-    kinds = [(q, words) for (q, _), words in zip(claim.figures, claim.context, strict=True)]
-    displaced = displaced_figures(
-        kinds, figures.spots, passage.figures, passage.folded, lambda w, t: found_term(w, passage, t)
-    )
+    where = (passage.figures, passage.folded, lambda w, t: found_term(w, passage, t))
+    displaced = displaced_figures(claim.figures, claim.context, figures.spots, *where)
     han_check = [t for t in claim.han_terms if passage.han]
     han_found = [t for t in han_check if t in passage.folded]
     latin_found = [t for t in claim.latin_terms if passage.has(t)]

@@ -134,8 +134,9 @@ def clause(text: str, start: int, end: int, span: int = CLAUSE_SPAN) -> tuple[in
 
 
 def displaced_figures(
-    figures: Sequence[tuple[Quantity, tuple[str, ...]]], spots: list[list[tuple[int, int]]],
-    held: Sequence[tuple[Quantity, int, int]], text: str, found: Callable[[str, str], bool],
+    figures: Sequence[tuple[Quantity, str]], context: Sequence[tuple[str, ...]],
+    spots: list[list[tuple[int, int]]], held: Sequence[tuple[Quantity, int, int]], text: str,
+    found: Callable[[str, str], bool],
 ) -> int:  # fmt: skip
     """How many figures of a sentence (with their context words), found at `spots` in the passage `text`,
     have a context word in no clause of theirs but in that of a figure of the same kind the sentence does
@@ -144,7 +145,7 @@ def displaced_figures(
     others = [(q.dim, *clause(text, s, e)) for q, s, e in held if s not in given] if given else []
     others = [(d, a, b) for d, a, b in others if not any(a <= s < b for s in given)]  # nor given next to them
     count = 0
-    for (quantity, words), places in zip(figures, spots, strict=True) if others else ():
+    for (quantity, _), words, places in zip(figures, context, spots, strict=True) if others else ():
         near = [text[slice(*clause(text, s, e))] for s, e in places]
         away = [w for w in words if near and not any(found(w, p) for p in near)]
         count += any(found(w, text[a:b]) for w in away for d, a, b in others if d == quantity.dim)

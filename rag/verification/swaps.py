@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from rag.question.glossary import english_name, han_names
 from rag.question.lexicon import translations, word_start
 from rag.text.han import HAN_CHAR
-from rag.text.tokens import bigrams
+from rag.text.tokens import bigrams, cut
 
 if TYPE_CHECKING:
     from rag.verification.claims import ClaimFacts, PassageFacts
@@ -66,10 +66,8 @@ def sentence_names(raw: str, folded: str, common: frozenset[str]) -> tuple[str, 
     (from the folded text: the dictionary's names and the words jieba tags as names)."""
     found = latin_names(raw, common) if raw != folded else []
     if HAN_CHAR.search(folded):
-        from rag.text.tokens import _jieba
-
         flags, known = _flags(), set(han_names(folded))
-        for word in _jieba().lcut(folded, HMM=False):  # type: ignore[attr-defined]
+        for word in cut(folded, hmm=False):
             # a whole word: a name the dictionary finds inside another word (高密 in 高密度) is none
             if len(word) >= MIN_HAN_NAME and (word in known or flags.get(word) in NAME_FLAGS):
                 found.append(word)
