@@ -26,6 +26,7 @@ from rag.ingest.reembed import done as reembed_done
 from rag.ingest.reembed import drop_for_model as reembed_files
 from rag.question.expectation import split_question
 from rag.question.query import QueryAnalyzer
+from rag.question.searchable import check_searchable
 from rag.question.vectors import AheadEmbedder
 from rag.retrieve.hybrid import HybridRetriever, KeywordIndex
 from rag.retrieve.protocol import Retriever
@@ -33,7 +34,6 @@ from rag.retrieve.rerank import POOL, fuse_pools, rerank
 from rag.retrieve.scope import Scope, find_scope, scoped_rest
 from rag.schema import Answer, IngestReport, Passage
 from rag.text.crosslingual import LEXICON_FILE, Lexicon
-from rag.text.questions import check_searchable
 from rag.text.sanitize import without_links
 from rag.verification.stream import safe_answer
 

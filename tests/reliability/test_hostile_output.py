@@ -17,8 +17,8 @@ from markdown_it import MarkdownIt
 
 from rag import Assistant, InputError, Settings
 from rag.ingest.formats import decode
+from rag.question.searchable import check_searchable
 from rag.text.clean import strip_controls
-from rag.text.questions import check_searchable
 from rag.text.sanitize import without_links
 
 pytestmark = pytest.mark.reliability
