@@ -93,7 +93,7 @@ class ExtractiveAnswerer:
         rows: list[np.ndarray] = []
         for rank, (passage, held) in enumerate(zip(passages, self.sentence_index.of(passages))):
             for s, vector in zip(held.sentences, held.vectors):
-                sents.append(Sentence(passage, rank, s.line, s.text, s.folded))
+                sents.append(Sentence(passage, rank, s.line, s.text, s.folded, s.header))
                 rows.append(vector)
         return sents, (np.stack(rows) if rows else None)
 

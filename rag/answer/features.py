@@ -13,7 +13,7 @@ features, grouped in families so that an ablation can remove a family at a time:
 - document: the weighted share of the question's terms the candidate's whole document holds (a
   look-alike document on another subject lacks the words that say which subject is asked about);
 - retrieval: the passage's rank in the fused ranking, before reranking;
-- shape: length, a question mark, a sentence pair;
+- shape: length, a question mark, a sentence pair, a table row;
 - furniture: publication timestamps, bylines, headings, broken-encoding fragments, planted
   instructions, links: page parts that are seldom an answer;
 - relative: each of the above as its distance to the best value among the candidates of the same
@@ -34,7 +34,7 @@ from rag.question.expectation import BYLINE, Expectation
 from rag.question.query import Query
 from rag.question.terms import Name
 from rag.retrieve.ranker import chinese_text
-from rag.text.clean import fold
+from rag.text.clean import fold, is_table_row
 from rag.text.sentences import Sentence
 from rag.text.tokens import is_chinese
 from rag.verification.instructions import is_instruction
@@ -46,7 +46,7 @@ _BASE_FAMILIES: dict[str, tuple[str, ...]] = {
     "names": ("names_document", "names_sentence", "no_names"),
     "document": ("terms_document",),
     "retrieval": ("fused_rank",),
-    "shape": ("length", "short", "asks_back", "pair"),
+    "shape": ("length", "short", "asks_back", "pair", "table_row"),
     "furniture": ("timestamp", "byline", "byline_asked", "heading", "broken", "instruction", "link"),
     "language": ("cross_language",),
 }
@@ -88,6 +88,13 @@ class Candidate:
     @property
     def folded(self) -> str:
         return "".join(s.folded for s in self.sentences)
+
+    @property
+    def matched(self) -> str:
+        """The folded text the question's terms and kind are looked for in: a table row's with its
+        header row, which says what the row's cells are."""
+        header = self.first.header
+        return f"{_fold(header)}\n{self.folded}" if header else self.folded
 
 
 def candidates(sents: Sequence[Sentence], vectors: np.ndarray | None) -> list[Candidate]:
@@ -143,7 +150,7 @@ def base_features(
     best = float(sims.max())
     sim_rank = np.empty(n)
     sim_rank[np.argsort(-sims, kind="stable")] = np.arange(n)
-    covered = [query.coverage(c.folded) for c in cands]
+    covered = [query.coverage(c.matched) for c in cands]
     best_covered = max(covered)
     passage_best: dict[str, float] = {}
     passage_text: dict[str, str] = {}
@@ -158,12 +165,13 @@ def base_features(
     document_names: dict[str, float] = {}
     document_terms = _document_terms(query, {c.first.passage.source for c in cands}, documents_with)
     for row, c, sim, last, rank, cover in zip(rows, cands, sims, lasts, sim_rank, covered):
-        s, folded = c.first, c.folded
+        s, folded, matched = c.first, c.folded, c.matched
+        in_table = is_table_row(s.text)
         pid, source = s.passage.id, s.passage.source
         if source not in document_names:
             document_names[source] = _share([not speaks_of or speaks_of(n, source) for n in query.names])
         own = [g for x in c.sentences for g in _grams(x.folded)]
-        met, specific, naming, focus = _fit(query, general, folded)
+        met, specific, naming, focus = _fit(query, general, matched)
         stamp, byline, broken, link = _page_parts(folded)
         value = {
             "sim": sim,
@@ -173,7 +181,7 @@ def base_features(
             "sim_passage": passage_best[pid],
             "coverage": cover,
             "coverage_gap": cover - best_covered,
-            "coverage_content": query.coverage(folded, content=True),
+            "coverage_content": query.coverage(matched, content=True),
             "coverage_passage": query.coverage(passage_text.get(pid, folded)),
             "echo": sum(g in question_grams for g in own) / len(own) if own else 0.0,
             "asks_kind": float(bool(wanted.kind)),
@@ -184,17 +192,18 @@ def base_features(
             "focus": focus,
             "names_document": document_names[source],
             "terms_document": document_terms[source],
-            "names_sentence": _share([any(_holds(folded, f) for f in n.forms) for n in query.names]),
+            "names_sentence": _share([any(_holds(matched, f) for f in n.forms) for n in query.names]),
             "no_names": float(not query.names),
             "fused_rank": 1.0 / (1.0 + s.passage.fused_rank),
             "length": math.log1p(len(folded)),
             "short": float(len(folded) < 8),
             "asks_back": float(folded.rstrip().endswith(("?", "？"))),
             "pair": float(len(c.sentences) > 1),
+            "table_row": float(in_table),
             "timestamp": stamp,
             "byline": byline,
             "byline_asked": float(wanted.kind == "author") * byline,
-            "heading": float(len(folded) < 40 and not folded.rstrip().endswith(_END)),
+            "heading": float(len(folded) < 40 and not folded.rstrip().endswith(_END) and not in_table),
             "broken": broken,
             "instruction": float(any(_instruction(x.folded) for x in c.sentences)),
             "link": link,
@@ -244,6 +253,9 @@ def _page_parts(folded: str) -> tuple[float, float, float, float]:
         float(bool(_BROKEN.search(folded))),
         float(bool(_LINK.search(folded))),
     )
+
+
+_fold = lru_cache(maxsize=4096)(fold)
 
 
 @lru_cache(maxsize=50_000)

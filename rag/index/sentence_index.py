@@ -42,7 +42,7 @@ class SentenceIndex:
             missing = [c for c in chunks if c.id not in self._by_chunk]
         if missing:
             split = [split_passages([c if isinstance(c, Passage) else as_passage(c)]) for c in missing]
-            texts = [s.text for sents in split for s in sents]
+            texts = [s.read for sents in split for s in sents]
             vectors = self.embedder.embed_passages(texts) if texts else np.zeros((0, 0), np.float32)
             start = 0
             with self._lock:

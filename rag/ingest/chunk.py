@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from rag.config import EMBED_WINDOW_TOKENS
 from rag.schema import Chunk, Document, Line
+from rag.text.clean import is_table_row
 from rag.text.sentences import continues
 from rag.text.tokens import sentences
 
@@ -144,8 +145,11 @@ def chunk_document(
     for number, text, tokens in _pieces(doc.lines, max_tokens, check):
         if check is not None:
             check()
-        starts_section = _is_heading(text) and size >= min_tokens
-        wrapped = bool(current) and continues(current[-1][1], current[-1][0], number)
+        row = is_table_row(text)  # a table's rows stay together, as a wrapped line's parts do
+        starts_section = _is_heading(text) and not row and size >= min_tokens
+        wrapped = bool(current) and (
+            continues(current[-1][1], current[-1][0], number) or (row and is_table_row(current[-1][1]))
+        )
         if wrapped and size + tokens <= 2 * max_tokens:
             starts_section = False
         elif current and (size + tokens > max_tokens or starts_section):

@@ -149,8 +149,17 @@ def clean_line(text: str) -> str:
     return re.sub(r"\s+", " ", strip_markup(text)).strip()
 
 
+def is_table_row(text: str) -> bool:
+    """A row of a table, as Markdown writes it and as a web page's tables are extracted: between
+    pipes. Never a heading, never wrapped onto the next row."""
+    return text.startswith("|") and text.rstrip().endswith("|")
+
+
 def is_spam_list(folded: str) -> bool:
-    """A keyword-stuffed line: four or more `|`-separated phrases with no sentence in them."""
+    """A keyword-stuffed line: four or more `|`-separated phrases with no sentence in them (a table
+    row is content)."""
+    if is_table_row(folded):
+        return False
     parts = [p for p in re.split(r"[|｜]", folded) if p.strip()]
     return len(parts) >= 4 and not _SENTENCE_END.search(folded)
 

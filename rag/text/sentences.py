@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.schema import Passage
-from rag.text.clean import fold
+from rag.text.clean import fold, is_table_row
 from rag.text.tokens import sentences
 
 END_PUNCT = ("。", "！", "？", ".", "!", "?", "；", ";", "…", "”", "」", '"', "）", ")")
@@ -16,9 +16,9 @@ def continues(text: str, number: int, next_number: int) -> bool:
     """A line soft-wrapped in the file: long, no end punctuation, and the next line follows directly.
 
     Short lines without end punctuation are headings, which stand alone, unless a bracket or quote
-    opened on the line is still open.
+    opened on the line is still open. A table row stands alone.
     """
-    if next_number != number + 1 or text.rstrip().endswith(END_PUNCT):
+    if next_number != number + 1 or text.rstrip().endswith(END_PUNCT) or is_table_row(text):
         return False
     unclosed = any(text.count(a) > text.count(b) for a, b in ("（）", "()", "“”", "「」", "《》"))
     return len(text) > 40 or unclosed
@@ -33,6 +33,13 @@ class Sentence:
     line: int
     text: str
     folded: str
+    # a table row's header row: read with the row when it is embedded and matched, not quoted
+    header: str = ""
+
+    @property
+    def read(self) -> str:
+        """The text its meaning is judged on: a table row under its header row."""
+        return f"{self.header}\n{self.text}" if self.header else self.text
 
 
 def split_passages(passages: Sequence[Passage]) -> list[Sentence]:
@@ -50,7 +57,11 @@ def split_passages(passages: Sequence[Passage]) -> list[Sentence]:
             else:
                 paragraphs.append((number, line_text))
             previous = number
+        header = ""  # the first row of the table being read
         for number, text in paragraphs:
+            row = is_table_row(text)
+            over = header if row else ""
+            header = (header or text) if row else ""
             for sentence in sentences(text):
-                out.append(Sentence(passage, rank, number, sentence, fold(sentence)))
+                out.append(Sentence(passage, rank, number, sentence, fold(sentence), over))
     return out
