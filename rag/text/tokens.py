@@ -63,6 +63,16 @@ def tagged(text: str) -> list[tuple[str, str]]:
     return [(w, flag) for w, flag in jieba.posseg.lcut(text)]
 
 
+@lru_cache(maxsize=1)
+def word_flags() -> dict[str, str]:
+    """jieba's part-of-speech flag of each word of its dictionary."""
+    _jieba()
+    import jieba.posseg
+
+    flags: dict[str, str] = jieba.posseg.dt.word_tag_tab
+    return flags
+
+
 def bigrams(text: str) -> list[str]:
     """Character bigrams of every Han run, so terms jieba splits oddly still match."""
     out: list[str] = []

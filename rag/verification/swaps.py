@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from rag.question.glossary import english_name, han_names
 from rag.question.lexicon import translations, word_start
 from rag.text.han import HAN_CHAR
-from rag.text.tokens import bigrams, cut
+from rag.text.tokens import bigrams, cut, word_flags
 
 if TYPE_CHECKING:
     from rag.verification.claims import ClaimFacts, PassageFacts
@@ -66,24 +66,12 @@ def sentence_names(raw: str, folded: str, common: frozenset[str]) -> tuple[str, 
     (from the folded text: the dictionary's names and the words jieba tags as names)."""
     found = latin_names(raw, common) if raw != folded else []
     if HAN_CHAR.search(folded):
-        flags, known = _flags(), set(han_names(folded))
+        flags, known = word_flags(), set(han_names(folded))
         for word in cut(folded, hmm=False):
             # a whole word: a name the dictionary finds inside another word (高密 in 高密度) is none
             if len(word) >= MIN_HAN_NAME and (word in known or flags.get(word) in NAME_FLAGS):
                 found.append(word)
     return tuple(dict.fromkeys(found))
-
-
-@lru_cache(maxsize=1)
-def _flags() -> dict[str, str]:
-    """jieba's part-of-speech flag of each word of its dictionary."""
-    from rag.text.tokens import _jieba
-
-    _jieba()
-    import jieba.posseg
-
-    flags: dict[str, str] = jieba.posseg.dt.word_tag_tab
-    return flags
 
 
 def neighbours(folded: str, terms: Sequence[str], names: Sequence[str]) -> dict[str, tuple[str, ...]]:
