@@ -3,13 +3,9 @@ and the names an English sentence shares with a Chinese passage: features on inv
 
 from __future__ import annotations
 
-from rag.text.clean import fold
-from rag.verification.claims import FEATURES, ClaimFacts, PassageFacts, features
+from rag.verification.claims import FEATURES, ClaimFacts
 from rag.verification.figures import clause
-
-
-def values(claim: str, passage: str) -> dict[str, float]:
-    return features(ClaimFacts.read(claim), PassageFacts.of([fold(passage)]))
+from tests.support.claims import values
 
 
 def test_a_clause_ends_at_a_comma_or_a_full_stop() -> None:

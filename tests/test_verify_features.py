@@ -10,11 +10,8 @@ import pytest
 from rag.question.glossary import english_name, han_names
 from rag.text.clean import fold
 from rag.text.quantities import all_quantities
-from rag.verification.claims import ClaimFacts, PassageFacts, features
-
-
-def values(claim: str, passage: str) -> dict[str, float]:
-    return features(ClaimFacts.read(claim), PassageFacts.of([fold(passage)]))
+from rag.verification.claims import ClaimFacts
+from tests.support.claims import values
 
 
 def test_chinese_names_are_found_whole_however_the_sentence_is_cut() -> None:

@@ -11,8 +11,9 @@ import pytest
 from rag.text.clean import fold
 from rag.text.quantities import Quantity, found_quantity
 from rag.verification import figures as figures_module
-from rag.verification.claims import ClaimFacts, PassageFacts, features
+from rag.verification.claims import ClaimFacts
 from rag.verification.figures import located_figures
+from tests.support.claims import values
 
 
 def figures(text: str) -> list[Quantity]:
@@ -23,10 +24,6 @@ def found(claim: str, passage: str) -> bool:
     stated = figures(claim)
     assert stated, claim
     return all(found_quantity(q, figures(passage)) for q in stated)
-
-
-def values(claim: str, passage: str) -> dict[str, float]:
-    return features(ClaimFacts.read(claim), PassageFacts.of([fold(passage)]))
 
 
 @pytest.mark.parametrize(

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 from rag.question.lexicon import core_characters
 from rag.text.clean import fold
-from rag.verification.claims import ClaimFacts, PassageFacts, features
+from rag.verification.claims import PassageFacts
 from rag.verification.swaps import latin_names, sentence_names
-
-
-def values(claim: str, passage: str) -> dict[str, float]:
-    return features(ClaimFacts.read(claim), PassageFacts.of([fold(passage)], [passage]))
-
+from tests.support.claims import values
 
 CONTRACT = "Orvane Logistics signed the supply contract with Telmiro Systems in March."
 

@@ -10,7 +10,7 @@ question is declined when no part's does. No rule overrides the model.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -93,7 +93,7 @@ class ExtractiveAnswerer:
         rows: list[np.ndarray] = []
         for rank, (passage, held) in enumerate(zip(passages, self.sentence_index.of(passages))):
             for s, vector in zip(held.sentences, held.vectors):
-                sents.append(Sentence(passage, rank, s.line, s.text, s.folded, s.header))
+                sents.append(replace(s, passage=passage, rank=rank))
                 rows.append(vector)
         return sents, (np.stack(rows) if rows else None)
 

@@ -93,8 +93,8 @@ class Candidate:
     def matched(self) -> str:
         """The folded text the question's terms and kind are looked for in: a table row's with its
         header row, which says what the row's cells are."""
-        header = self.first.header
-        return f"{_fold(header)}\n{self.folded}" if header else self.folded
+        header = self.first.header_folded
+        return f"{header}\n{self.folded}" if header else self.folded
 
 
 def candidates(sents: Sequence[Sentence], vectors: np.ndarray | None) -> list[Candidate]:
@@ -150,7 +150,8 @@ def base_features(
     best = float(sims.max())
     sim_rank = np.empty(n)
     sim_rank[np.argsort(-sims, kind="stable")] = np.arange(n)
-    covered = [query.coverage(c.matched) for c in cands]
+    matches = [c.matched for c in cands]  # each candidate's text with its table header, made once
+    covered = [query.coverage(m) for m in matches]
     best_covered = max(covered)
     passage_best: dict[str, float] = {}
     passage_text: dict[str, str] = {}
@@ -164,8 +165,8 @@ def base_features(
     general = wanted.general
     document_names: dict[str, float] = {}
     document_terms = _document_terms(query, {c.first.passage.source for c in cands}, documents_with)
-    for row, c, sim, last, rank, cover in zip(rows, cands, sims, lasts, sim_rank, covered):
-        s, folded, matched = c.first, c.folded, c.matched
+    for row, c, sim, last, rank, cover, matched in zip(rows, cands, sims, lasts, sim_rank, covered, matches):
+        s, folded = c.first, c.folded
         in_table = is_table_row(s.text)
         pid, source = s.passage.id, s.passage.source
         if source not in document_names:
@@ -253,9 +254,6 @@ def _page_parts(folded: str) -> tuple[float, float, float, float]:
         float(bool(_BROKEN.search(folded))),
         float(bool(_LINK.search(folded))),
     )
-
-
-_fold = lru_cache(maxsize=4096)(fold)
 
 
 @lru_cache(maxsize=50_000)

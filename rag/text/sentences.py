@@ -33,8 +33,10 @@ class Sentence:
     line: int
     text: str
     folded: str
-    # a table row's header row: read with the row when it is embedded and matched, not quoted
+    # a table row's header row, as written and folded: read with the row when it is embedded and
+    # matched, not quoted
     header: str = ""
+    header_folded: str = ""
 
     @property
     def read(self) -> str:
@@ -57,11 +59,11 @@ def split_passages(passages: Sequence[Passage]) -> list[Sentence]:
             else:
                 paragraphs.append((number, line_text))
             previous = number
-        header = ""  # the first row of the table being read
+        header = ("", "")  # the first row of the table being read, as written and folded
         for number, text in paragraphs:
             row = is_table_row(text)
-            over = header if row else ""
-            header = (header or text) if row else ""
+            over = header if row else ("", "")
+            header = (header if header[0] else (text, fold(text))) if row else ("", "")
             for sentence in sentences(text):
-                out.append(Sentence(passage, rank, number, sentence, fold(sentence), over))
+                out.append(Sentence(passage, rank, number, sentence, fold(sentence), *over))
     return out
