@@ -1,9 +1,12 @@
-"""Tables in documents: their rows are kept, stay together in a chunk, and are read under their header."""
+"""Tables and a page's details line in documents: table rows are kept, stay together in a chunk and are read
+under their header; a line of labelled details is kept."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+from rag import Assistant
 from rag.answer.features import BASE_FEATURES, base_features, candidates
 from rag.index.sentence_index import as_passage
 from rag.ingest.chunk import chunk_document
@@ -94,3 +97,49 @@ def test_a_rows_terms_are_matched_with_its_header() -> None:
     assert column["table_row"][wash] == 1 and column["heading"][wash] == 0
     title = single["收费标准"]
     assert column["table_row"][title] == 0 and column["heading"][title] == 1
+
+
+def test_a_table_too_long_for_one_chunk_repeats_its_header_in_each_part() -> None:
+    header = "| 站点 | 首班车 | 末班车 | 票价 |"
+    rows = [f"| 第{i}号站台东口 | 06:{i % 60:02d} | 23:{i % 60:02d} | {i % 7 + 2} 元 |" for i in range(120)]
+    chunks = chunk_document(_document("# 时刻表\n\n" + header + "\n|---|---|---|---|\n" + "\n".join(rows)))
+    parts = [c for c in chunks if "号站台" in c.text]
+    assert len(parts) >= 2, [len(c.text) for c in chunks]
+    assert sum(c.text.count("号站台") for c in parts) == len(rows)  # every row once
+    assert header in parts[0].text.split("\n")
+    for part in parts[1:]:
+        assert part.text.split("\n")[0] == header
+        assert part.start_line == part.line_numbers[1] > part.line_numbers[0]
+    later = split_passages([as_passage(parts[-1])])
+    assert {s.header for s in later if s.text != header} == {header}
+    assert parts[-1].start_line > parts[0].end_line  # the span is the part's own rows
+
+
+def test_a_line_of_labelled_page_details_is_kept_and_navigation_is_not() -> None:
+    page = "\n".join(
+        [
+            "作者：纪清和（Ji Qinghe）｜ 来源：《城市观察》第12期 ｜ 2026-07-06 发布 ｜ 阅读 1.6万",
+            "首页 › 新闻 › 本地　｜　下载PDF　｜　打印本页　｜　最后更新：2026-02-24 10:47",
+            "分享到：微信｜微博｜複製連結　　字級：大｜中｜小",
+            "正文第一段讲的是这座城市的新图书馆，它将在明年开放。",
+        ]
+    )
+    kept = _lines(page)
+    assert any(line.startswith("作者：纪清和") for line in kept), kept
+    assert not any("下载PDF" in line or "微博" in line for line in kept), kept
+
+
+_ARTICLE = (
+    "# 青石镇的新图书馆\n\n"
+    "作者：纪清和（Ji Qinghe）｜ 来源：《城市观察》第12期 ｜ 2026-07-06 发布 ｜ 阅读 1.6万\n\n"
+    "青石镇的新图书馆将在明年三月开放，馆舍面积约为四千平方米。\n\n"
+    "馆长表示，开放后每周一闭馆，其余时间每天上午九点开门。\n"
+)
+
+
+def test_who_wrote_an_article_is_answered_from_its_details_line(
+    assistant_over: Callable[[dict[str, str]], Assistant],
+) -> None:
+    answer = assistant_over({"library.md": _ARTICLE}).ask("这篇讲青石镇新图书馆的文章作者是谁？")
+    assert not answer.abstained, answer.text
+    assert "纪清和" in answer.text and answer.citations[0].quote_line == 3

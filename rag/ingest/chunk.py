@@ -142,22 +142,24 @@ def chunk_document(
     groups: list[list[tuple[int, str]]] = []
     current: list[tuple[int, str]] = []
     size = 0
+    header: tuple[int, str, int] | None = None  # the first row of the table being read, its tokens
+    repeated: set[int] = set()  # (ids of) the groups that open with a table's repeated header row
     for number, text, tokens in _pieces(doc.lines, max_tokens, check):
         if check is not None:
             check()
         row = is_table_row(text)  # a table's rows stay together, as a wrapped line's parts do
+        in_table = row and bool(current) and is_table_row(current[-1][1])
+        header = (header if in_table and header else (number, text, tokens)) if row else None
         starts_section = _is_heading(text) and not row and size >= min_tokens
-        wrapped = bool(current) and (
-            continues(current[-1][1], current[-1][0], number) or (row and is_table_row(current[-1][1]))
-        )
+        wrapped = bool(current) and (continues(current[-1][1], current[-1][0], number) or in_table)
         if wrapped and size + tokens <= 2 * max_tokens:
             starts_section = False
         elif current and (size + tokens > max_tokens or starts_section):
             groups.append(current)
             current, size = [], 0
-        if wrapped and size + tokens > 2 * max_tokens:
-            groups.append(current)
-            current, size = [], 0
+            if in_table and header:  # a table too long for one chunk: its header row heads each part
+                current, size = [header[:2]], header[2]
+                repeated.add(id(current))
         current.append((number, text))
         size += tokens
     if current:
@@ -173,7 +175,8 @@ def chunk_document(
                 id=chunk_id(key or doc.source, text, occurrence),
                 source=doc.source,
                 text=text,
-                start_line=group[0][0],
+                # a table's repeated header row is read with the chunk but is not its span
+                start_line=group[1][0] if id(group) in repeated else group[0][0],
                 end_line=group[-1][0],
                 doc_sha256=doc.sha256,
                 line_numbers=tuple(n for n, _ in group),

@@ -41,6 +41,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _MD_DECOR = re.compile(r"\*\*|__|^\s{0,3}#{1,6}\s+|^\s*>\s?")
 _TIMESTAMP = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$")
 _SENTENCE_END = re.compile(r"[。！？!?；;]")
+_FIELD = re.compile(r"\W*[^\W\d][^:：]{0,5}[:：]\s*\S{2}")  # a field of a page's details: "作者：…"
 
 # Words that make a short line page furniture rather than content (folded, lowercase).
 _CHROME = (
@@ -156,12 +157,14 @@ def is_table_row(text: str) -> bool:
 
 
 def is_spam_list(folded: str) -> bool:
-    """A keyword-stuffed line: four or more `|`-separated phrases with no sentence in them (a table
-    row is content)."""
-    if is_table_row(folded):
+    """A keyword-stuffed line: four or more `|`-separated phrases with no sentence in them. A table
+    row is content, and so is a line of labelled fields ("作者：… ｜ 来源：… ｜ 2026-05-12 发布"):
+    at least two of its parts, and two in five, are a short label with a value."""
+    if is_table_row(folded) or _SENTENCE_END.search(folded):
         return False
     parts = [p for p in re.split(r"[|｜]", folded) if p.strip()]
-    return len(parts) >= 4 and not _SENTENCE_END.search(folded)
+    labelled = sum(1 for p in parts if _FIELD.match(p))
+    return len(parts) >= 4 and (labelled < 2 or 5 * labelled < 2 * len(parts))
 
 
 def is_page_chrome(folded: str) -> bool:
