@@ -80,12 +80,17 @@ class Table:
         an answer weigh as much in total as the others; `question`: every question alike however many
         candidates it has, its parts sharing its weight and, in a part with both, its candidates that
         hold an answer weighing as much as the others; `objective`: as `question`, with each question
-        weighing what it weighs in the objective."""
+        weighing what it weighs in the objective; `sources`: the bundled articles' sets together weigh
+        as much in total as each corpus of invented documents."""
         labels = self.labels
         if kind == "none":
             weights = np.ones(len(labels))
         elif kind == "classes":
             weights = np.where(labels, 1 / max(int(labels.sum()), 1), 1 / max(int((~labels).sum()), 1))
+        elif kind == "sources":
+            source = np.array([info.get("source", "") for info in self.meta])[self.question]
+            _, inverse = np.unique(source, return_inverse=True)
+            weights = 1 / np.bincount(inverse)[inverse]
         elif kind in ("question", "objective"):
             parts = self.parts
             held = np.bincount(parts, weights=labels)[parts]
@@ -280,6 +285,9 @@ def build_passages(assistant: Assistant, items: list[EvalItem], prefix: str) -> 
 def load(names: list[str]) -> Table:
     """The named tables as one (question indices made distinct)."""
     tables = [Table.load(TABLES / f"{n}.npz") for n in names if (TABLES / f"{n}.npz").exists()]
+    for name, table in zip([n for n in names if (TABLES / f"{n}.npz").exists()], tables):
+        for info in table.meta:  # where the question's documents come from (`Table.weights`)
+            info["source"] = "bundled" if SETS.get(name, (None, None))[1] is None else name
     return Table(
         np.concatenate([t.rows for t in tables]),
         np.concatenate([t.facts for t in tables]),

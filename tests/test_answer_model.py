@@ -178,6 +178,10 @@ def test_each_question_weighs_in_the_fit_what_it_weighs_in_the_objective() -> No
     assert table.weights("classes")[table.labels].sum() == pytest.approx(
         table.weights("classes")[~table.labels].sum()
     )
+    for info, source in zip(meta, ("bundled", "bundled", "harbor")):
+        info["source"] = source
+    sources = table.weights("sources")  # the bundled articles' questions weigh as much as the corpus's
+    assert sources[question < 2].sum() == pytest.approx(sources[question == 2].sum())
 
 
 def test_the_shipped_passage_ranker_is_what_eval_tune_fits() -> None:
