@@ -47,6 +47,19 @@ def test_a_figure_of_another_kind_is_no_rival_for_the_words_around_a_figure() ->
     assert values("青禾公司的储能电站容量为36兆瓦。", passage)["num_displaced"] == 0.0
 
 
+def test_two_figures_given_each_other_s_things_are_swapped() -> None:
+    passage = "新馆总投资7.35亿元，其中市财政出资3.1亿元，专项债券2.8亿元，其余由集团自筹。"
+    assert values("其中市财政出资2.8亿元，专项债券3.1亿元。", passage)["num_swapped"] == 1.0
+    assert values("其中市财政出资3.1亿元，专项债券2.8亿元。", passage)["num_swapped"] == 0.0
+    english = "The ferry takes 240 passengers; its deck holds 36 vehicles."
+    assert (
+        values("The ferry takes 36 passengers; its deck holds 240 vehicles.", english)["num_swapped"] == 1.0
+    )
+    assert (
+        values("The ferry takes 240 passengers; its deck holds 36 vehicles.", english)["num_swapped"] == 0.0
+    )
+
+
 def test_a_figure_in_words_and_a_range_of_its_order_are_two_figures() -> None:
     facts = ClaimFacts.read("未来十年内会出现几十座磨坊。")
     assert sorted(q.value for q, _ in facts.figures) == [10.0, 10.0]

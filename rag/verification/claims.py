@@ -10,9 +10,9 @@ Feature families (each can be left out by the fitting script, to measure what it
   in words too (600亿美元 = $60 billion, 1000兆瓦 = 1 GW, 六十, 两千亿, "sixty", 几十 = "dozens"), found
   in the passage or not (any of them missing: the typical wrong fact), whether the thing a found
   figure counts appears next to it there (350 libraries is not 350 startups) or stands next to a figure
-  the sentence does not give (3000万 downloads, 500万 developers), and whether the passage gives a
-  rival figure in place of a missing one (rag.verification.figures: $600 billion where it has
-  600亿美元, 5000 people where it has 3000人);
+  the sentence does not give (3000万 downloads, 500万 developers) or to another it gives (two figures
+  swapped), and whether the passage gives a rival figure in place of a missing one
+  (rag.verification.figures: $600 billion where it has 600亿美元, 5000 people where it has 3000人);
 - terms: the sentence's content words in the passage's own script (a figure written in words, 六十年,
   is a figure, not a term, and so is "eighteen"), and Han character pairs;
 - names: capitalised words, acronyms and codes (and their dictionary translations, two-word names as
@@ -65,6 +65,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "num_missing_where_words_match",
         "num_rival",
         "num_displaced",
+        "num_swapped",
     ),
     "terms": ("term_share", "term_missing", "han_pairs", "local_share", "grounded"),
     "names": ("name_missing", "name_missing_any", "name_missing_where_words_match", "han_name_missing"),
@@ -272,7 +273,7 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
     figures = check_figures(claim.figures, passage.figures, lambda w, s, e: _near(w, passage, s, e))
     missing, n_fig, missing_share = figures.missing, figures.count, figures.share(figures.missing)
     where = (passage.figures, passage.folded, lambda w, t: found_term(w, passage, t))
-    displaced = displaced_figures(claim.figures, claim.context, figures.spots, *where)
+    displaced, swaps = displaced_figures(claim.figures, claim.context, figures.spots, *where)
     han_check = [t for t in claim.han_terms if passage.han]
     han_found = [t for t in han_check if t in passage.folded]
     latin_found = [t for t in claim.latin_terms if passage.has(t)]
@@ -312,6 +313,7 @@ def features(claim: ClaimFacts, passage: PassageFacts) -> dict[str, float]:
         "num_rival": float(figures.rivalled > 0),
         # a figure found, but the words around it in the sentence are next to another figure there
         "num_displaced": figures.share(displaced),
+        "num_swapped": figures.share(swaps),  # two figures of the sentence given each other's things
         "term_share": share,
         "term_missing": math.log1p(
             len(han_check) - len(han_found) + len(claim.latin_terms) - len(latin_found) - len(cross_found)

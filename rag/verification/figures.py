@@ -137,19 +137,25 @@ def displaced_figures(
     figures: Sequence[tuple[Quantity, str]], context: Sequence[tuple[str, ...]],
     spots: list[list[tuple[int, int]]], held: Sequence[tuple[Quantity, int, int]], text: str,
     found: Callable[[str, str], bool],
-) -> int:  # fmt: skip
+) -> tuple[int, int]:  # fmt: skip
     """How many figures of a sentence (with their context words), found at `spots` in the passage `text`,
     have a context word in no clause of theirs but in that of a figure of the same kind the sentence does
-    not give: they count another thing (3000万 downloads, 500万 developers). `found(word, text)`."""
+    not give: they count another thing (3000万 downloads, 500万 developers); and how many have none of
+    their words in a clause of theirs but one in that of another figure of the sentence, of the same kind:
+    two figures given each other's things (3.1亿 of 财政资金, 2.8亿 of 专项债券). `found(word, text)`."""
     given = {s for places in spots for s, _ in places}
     others = [(q.dim, *clause(text, s, e)) for q, s, e in held if s not in given] if given else []
     others = [(d, a, b) for d, a, b in others if not any(a <= s < b for s in given)]  # nor given next to them
-    count = 0
-    for (quantity, _), words, places in zip(figures, context, spots, strict=True) if others else ():
+    displaced = swapped = 0
+    for k, ((quantity, _), words, places) in enumerate(zip(figures, context, spots, strict=True)):
         near = [text[slice(*clause(text, s, e))] for s, e in places]
         away = [w for w in words if near and not any(found(w, p) for p in near)]
-        count += any(found(w, text[a:b]) for w in away for d, a, b in others if d == quantity.dim)
-    return count
+        displaced += any(found(w, text[a:b]) for w in away for d, a, b in others if d == quantity.dim)
+        if near and len(away) == len(words):
+            mates = [j for j, (q, _) in enumerate(figures) if j != k and q.dim == quantity.dim]
+            spans = [clause(text, s, e) for j in mates for s, e in spots[j] if (s, e) not in places]
+            swapped += any(found(w, text[a:b]) for w in words for a, b in spans)
+    return displaced, swapped
 
 
 def rival(q: Quantity, counted: str, p: Quantity, start: int, end: int, near: Near) -> bool:
