@@ -284,8 +284,9 @@ def build_passages(assistant: Assistant, items: list[EvalItem], prefix: str) -> 
 
 def load(names: list[str]) -> Table:
     """The named tables as one (question indices made distinct)."""
-    tables = [Table.load(TABLES / f"{n}.npz") for n in names if (TABLES / f"{n}.npz").exists()]
-    for name, table in zip([n for n in names if (TABLES / f"{n}.npz").exists()], tables):
+    present = [n for n in names if (TABLES / f"{n}.npz").exists()]
+    tables = [Table.load(TABLES / f"{n}.npz") for n in present]
+    for name, table in zip(present, tables):
         for info in table.meta:  # where the question's documents come from (`Table.weights`)
             info["source"] = "bundled" if SETS.get(name, (None, None))[1] is None else name
     return Table(

@@ -146,14 +146,15 @@ def displaced_figures(
     given = {s for places in spots for s, _ in places}
     others = [(q.dim, *clause(text, s, e)) for q, s, e in held if s not in given] if given else []
     others = [(d, a, b) for d, a, b in others if not any(a <= s < b for s in given)]  # nor given next to them
+    clauses = [[(spot, clause(text, *spot)) for spot in places] for places in spots]  # made once each
     displaced = swapped = 0
     for k, ((quantity, _), words, places) in enumerate(zip(figures, context, spots, strict=True)):
-        near = [text[slice(*clause(text, s, e))] for s, e in places]
+        near = [text[a:b] for _, (a, b) in clauses[k]]
         away = [w for w in words if near and not any(found(w, p) for p in near)]
         displaced += any(found(w, text[a:b]) for w in away for d, a, b in others if d == quantity.dim)
         if near and len(away) == len(words):
             mates = [j for j, (q, _) in enumerate(figures) if j != k and q.dim == quantity.dim]
-            spans = [clause(text, s, e) for j in mates for s, e in spots[j] if (s, e) not in places]
+            spans = [span for j in mates for spot, span in clauses[j] if spot not in places]
             swapped += any(found(w, text[a:b]) for w in words for a, b in spans)
     return displaced, swapped
 
